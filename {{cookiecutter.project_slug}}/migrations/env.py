@@ -1,0 +1,59 @@
+"""Alembic environment: async, with the URL and engine set-up the service itself uses."""
+
+from __future__ import annotations
+
+import asyncio
+from logging.config import fileConfig
+
+from alembic import context
+from sqlalchemy.engine import Connection
+
+from {{ cookiecutter.package_name }}.config import DatabaseSettings
+from {{ cookiecutter.package_name }}.db import create_engine
+from {{ cookiecutter.package_name }}.models import Base
+
+config = context.config
+if config.config_file_name is not None and config.attributes.get("configure_logger", True):
+    fileConfig(config.config_file_name)
+
+
+def database_settings() -> DatabaseSettings:
+    """The URL a caller gave (tests, scripts), or else the service's own settings."""
+    url = config.attributes.get("database_url")
+    return DatabaseSettings(database_url=url) if url else DatabaseSettings()
+
+
+def run_migrations_offline() -> None:
+    """Emit SQL to stdout instead of running it (``alembic upgrade head --sql``)."""
+    context.configure(
+        url=database_settings().database_url,
+        target_metadata=Base.metadata,
+        literal_binds=True,
+        render_as_batch=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def do_run_migrations(connection: Connection) -> None:
+    context.configure(
+        connection=connection,
+        target_metadata=Base.metadata,
+        # SQLite can only alter tables by copying them; batch mode does that for us.
+        render_as_batch=connection.dialect.name == "sqlite",
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+async def run_migrations_online() -> None:
+    engine = create_engine(database_settings())
+    async with engine.connect() as connection:
+        await connection.run_sync(do_run_migrations)
+    await engine.dispose()
+
+
+if context.is_offline_mode():
+    run_migrations_offline()
+else:
+    asyncio.run(run_migrations_online())

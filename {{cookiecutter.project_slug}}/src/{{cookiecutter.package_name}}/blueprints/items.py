@@ -1,0 +1,93 @@
+"""The example resource: create, list, read, update and delete items."""
+
+from __future__ import annotations
+
+from quart import Blueprint, abort, request, url_for
+from quart_schema import (
+    document_response,
+    validate_querystring,
+    validate_request,
+    validate_response,
+)
+from sqlalchemy import func, select
+
+from ..db import get_session
+from ..errors import Problem
+from ..models import Item
+from ..schemas import ItemCreate, ItemOut, ItemPage, ItemUpdate, Page
+
+# Ids are 32-bit on every database; a larger one cannot exist (and must not reach the driver).
+MAX_ID = 2**31 - 1
+
+blueprint = Blueprint("items", __name__)
+
+
+@blueprint.before_request
+async def require_json_body() -> None:
+    if request.method in {"POST", "PATCH", "PUT"} and not request.is_json:
+        abort(415, "Send the body as JSON, with Content-Type: application/json.")
+
+
+async def _get_item(item_id: int) -> Item:
+    item = await get_session().get(Item, item_id) if item_id <= MAX_ID else None
+    if item is None:
+        abort(404, f"Item {item_id} does not exist.")
+    return item
+
+
+@blueprint.post("")
+@validate_request(ItemCreate)
+@validate_response(ItemOut, 201)
+@document_response(Problem, 422)
+async def create_item(data: ItemCreate) -> tuple[ItemOut, int, dict[str, str]]:
+    session = get_session()
+    item = Item(name=data.name, description=data.description)
+    session.add(item)
+    await session.commit()
+    location = url_for("items.read_item", item_id=item.id)
+    return ItemOut.model_validate(item), 201, {"Location": location}
+
+
+@blueprint.get("")
+@validate_querystring(Page)
+@validate_response(ItemPage)
+async def list_items(query_args: Page) -> ItemPage:
+    session = get_session()
+    total = await session.scalar(select(func.count()).select_from(Item))
+    rows = await session.scalars(
+        select(Item).order_by(Item.id).limit(query_args.limit).offset(query_args.offset)
+    )
+    return ItemPage(
+        items=[ItemOut.model_validate(item) for item in rows],
+        total=total or 0,
+        limit=query_args.limit,
+        offset=query_args.offset,
+    )
+
+
+@blueprint.get("/<int:item_id>")
+@validate_response(ItemOut)
+@document_response(Problem, 404)
+async def read_item(item_id: int) -> ItemOut:
+    return ItemOut.model_validate(await _get_item(item_id))
+
+
+@blueprint.patch("/<int:item_id>")
+@validate_request(ItemUpdate)
+@validate_response(ItemOut)
+@document_response(Problem, 404)
+async def update_item(item_id: int, data: ItemUpdate) -> ItemOut:
+    item = await _get_item(item_id)
+    for field, value in data.model_dump(exclude_unset=True).items():
+        setattr(item, field, value)
+    await get_session().commit()
+    return ItemOut.model_validate(item)
+
+
+@blueprint.delete("/<int:item_id>")
+@document_response(Problem, 404)
+async def delete_item(item_id: int) -> tuple[str, int]:
+    session = get_session()
+    await session.delete(await _get_item(item_id))
+    await session.commit()
+    return "", 204

@@ -1,0 +1,94 @@
+"""Every error as ``application/problem+json`` (RFC 9457), never an HTML page or a traceback."""
+
+from __future__ import annotations
+
+import json
+from http import HTTPStatus
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+from quart import Quart, Request, Response, current_app, request
+from quart_schema import RequestSchemaValidationError
+from quart_schema.validation import QuerystringValidationError
+from werkzeug.exceptions import BadRequest, HTTPException, MethodNotAllowed
+
+PROBLEM_JSON = "application/problem+json"
+
+
+class FieldError(BaseModel):
+    detail: str
+    pointer: str | None = None
+    parameter: str | None = None
+
+
+class Problem(BaseModel):
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str
+    errors: list[FieldError] | None = None
+
+
+class JSONRequest(Request):
+    """A request whose malformed JSON body is reported with its parse error."""
+
+    def on_json_loading_failed(self, error: Exception) -> Any:
+        raise BadRequest(f"The request body is not valid JSON: {error}")
+
+
+def problem(
+    status: int,
+    detail: str,
+    *,
+    errors: list[FieldError] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    """A problem+json response for ``status``."""
+    body = Problem(title=HTTPStatus(status).phrase, status=status, detail=detail, errors=errors)
+    response = Response(
+        json.dumps(body.model_dump(mode="json", exclude_none=True)),
+        status=status,
+        content_type=PROBLEM_JSON,
+    )
+    response.headers.update(headers or {})
+    return response
+
+
+def _field_errors(error: ValidationError, location: str) -> list[FieldError]:
+    found = []
+    for item in error.errors(include_url=False, include_input=False):
+        path = [str(part) for part in item["loc"]]
+        if location == "query":
+            found.append(FieldError(detail=item["msg"], parameter=".".join(path)))
+        else:
+            found.append(FieldError(detail=item["msg"], pointer="#/" + "/".join(path)))
+    return found
+
+
+async def handle_validation_error(error: RequestSchemaValidationError) -> Response:
+    location = "query" if isinstance(error, QuerystringValidationError) else "body"
+    cause = error.validation_error
+    errors = _field_errors(cause, location) if isinstance(cause, ValidationError) else None
+    return problem(422, f"The request {location} is invalid.", errors=errors)
+
+
+async def handle_http_error(error: HTTPException) -> Response:
+    status = error.code or 500
+    headers = {}
+    if isinstance(error, MethodNotAllowed) and error.valid_methods:
+        headers["Allow"] = ", ".join(sorted(error.valid_methods))
+    return problem(status, error.description or HTTPStatus(status).description, headers=headers)
+
+
+async def handle_unexpected_error(error: Exception) -> Response:
+    current_app.logger.exception(
+        "Unhandled error on %s %s", request.method, request.path, exc_info=error
+    )
+    return problem(500, "The server could not complete the request.")
+
+
+def register_error_handlers(app: Quart) -> None:
+    app.request_class = JSONRequest
+    app.register_error_handler(RequestSchemaValidationError, handle_validation_error)
+    app.register_error_handler(HTTPException, handle_http_error)
+    app.register_error_handler(Exception, handle_unexpected_error)

@@ -1,0 +1,64 @@
+"""Request and response bodies of the API, as pydantic models (they also make the OpenAPI)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+
+
+def _storable(text: str) -> str:
+    """Reject characters no database column can hold (NUL, lone surrogates)."""
+    if any(char == "\x00" or "\ud800" <= char <= "\udfff" for char in text):
+        raise ValueError("text must not contain NUL characters or lone surrogates")
+    return text
+
+
+Name = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_storable)]
+Description = Annotated[str, Field(max_length=2000), AfterValidator(_storable)]
+
+
+class ItemCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Name
+    description: Description | None = None
+
+
+class ItemUpdate(BaseModel):
+    """A partial update: only the fields present in the body change."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: Name | None = None
+    description: Description | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _name_not_null(cls, name: str | None) -> str:
+        if name is None:
+            raise ValueError("name cannot be null")
+        return name
+
+
+class ItemOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    name: str
+    description: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class Page(BaseModel):
+    limit: int = Field(default=20, ge=1, le=100)
+    offset: int = Field(default=0, ge=0)
+
+
+class ItemPage(BaseModel):
+    items: list[ItemOut]
+    total: int
+    limit: int
+    offset: int

@@ -1,0 +1,131 @@
+"""Every error is a problem+json document with a useful detail, never a 500 or a traceback."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import pytest
+from quart import Quart
+from quart.testing import QuartClient
+
+ITEMS = "/api/v1/items"
+PROBLEM_JSON = "application/problem+json"
+
+
+async def problem_of(response: Any, status: int) -> dict[str, Any]:
+    assert response.status_code == status
+    assert response.content_type == PROBLEM_JSON
+    body: dict[str, Any] = await response.get_json()
+    assert body["status"] == status
+    assert body["type"] == "about:blank"
+    assert body["title"]
+    assert body["detail"]
+    return body
+
+
+async def test_malformed_json_is_a_400(client: QuartClient) -> None:
+    response = await client.post(
+        ITEMS, data='{"name": ', headers={"Content-Type": "application/json"}
+    )
+    body = await problem_of(response, 400)
+    assert "not valid JSON" in body["detail"]
+
+
+async def test_a_body_that_is_not_json_is_a_415(client: QuartClient) -> None:
+    response = await client.post(ITEMS, data="name=x", headers={"Content-Type": "text/plain"})
+    body = await problem_of(response, 415)
+    assert "application/json" in body["detail"]
+
+
+@pytest.mark.parametrize(
+    ("payload", "pointer"),
+    [
+        ({}, "#/name"),
+        ({"name": ""}, "#/name"),
+        ({"name": "x" * 201}, "#/name"),
+        ({"name": 5}, "#/name"),
+        ({"name": ["a"]}, "#/name"),
+        ({"name": "ok", "description": "x" * 2001}, "#/description"),
+        ({"name": "ok", "description": 3}, "#/description"),
+        ({"name": "nul\u0000byte"}, "#/name"),
+        ({"name": "ok", "colour": "red"}, "#/colour"),
+    ],
+)
+async def test_invalid_items_are_rejected_field_by_field(
+    client: QuartClient, payload: dict[str, Any], pointer: str
+) -> None:
+    body = await problem_of(await client.post(ITEMS, json=payload), 422)
+    assert pointer in [error["pointer"] for error in body["errors"]]
+    assert (await (await client.get(ITEMS)).get_json())["total"] == 0
+
+
+@pytest.mark.parametrize("payload", [[], "text", 3, None])
+async def test_a_body_that_is_not_an_object_is_rejected(client: QuartClient, payload: Any) -> None:
+    await problem_of(await client.post(ITEMS, json=payload), 422)
+
+
+async def test_patch_cannot_null_the_name(client: QuartClient) -> None:
+    created = await (await client.post(ITEMS, json={"name": "Widget"})).get_json()
+    response = await client.patch(f"{ITEMS}/{created['id']}", json={"name": None})
+    body = await problem_of(response, 422)
+    assert body["errors"][0]["pointer"] == "#/name"
+
+
+@pytest.mark.parametrize(
+    ("query", "parameter"),
+    [
+        ({"limit": "0"}, "limit"),
+        ({"limit": "101"}, "limit"),
+        ({"limit": "many"}, "limit"),
+        ({"offset": "-1"}, "offset"),
+    ],
+)
+async def test_invalid_pagination_is_rejected(
+    client: QuartClient, query: dict[str, str], parameter: str
+) -> None:
+    body = await problem_of(await client.get(ITEMS, query_string=query), 422)
+    assert body["errors"][0]["parameter"] == parameter
+
+
+@pytest.mark.parametrize("method", ["GET", "PATCH", "DELETE"])
+@pytest.mark.parametrize("item_id", [12345, 2**31, 10**30])
+async def test_unknown_items_are_404(client: QuartClient, method: str, item_id: int) -> None:
+    response = await client.open(f"{ITEMS}/{item_id}", method=method, json={"name": "x"})
+    body = await problem_of(response, 404)
+    if item_id == 12345:
+        assert body["detail"] == "Item 12345 does not exist."
+
+
+async def test_unknown_paths_are_404(client: QuartClient) -> None:
+    await problem_of(await client.get("/nowhere"), 404)
+
+
+async def test_wrong_methods_are_405_with_allow(client: QuartClient) -> None:
+    response = await client.put(ITEMS, json={"name": "x"})
+    await problem_of(response, 405)
+    assert set(response.headers["Allow"].split(", ")) >= {"GET", "POST"}
+
+
+async def test_oversized_bodies_are_413(client: QuartClient) -> None:
+    huge = {"name": "x", "description": "y" * (2 * 1024 * 1024)}
+    await problem_of(await client.post(ITEMS, json=huge), 413)
+
+
+async def test_unhandled_errors_are_500_without_internals(
+    app: Quart, caplog: pytest.LogCaptureFixture
+) -> None:
+    @app.get("/boom")
+    async def boom() -> str:
+        raise RuntimeError("secret internal detail at /srv/app.py")
+
+    with caplog.at_level(logging.ERROR):
+        response = await app.test_client().get("/boom")
+
+    body = await problem_of(response, 500)
+    text = await response.get_data(as_text=True)
+    assert "secret internal detail" not in text
+    assert "Traceback" not in text
+    assert body["detail"] == "The server could not complete the request."
+    assert "Unhandled error on GET /boom" in caplog.text
+    assert "secret internal detail" in caplog.text

@@ -1,0 +1,131 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from quart.testing import QuartClient
+
+ITEMS = "/api/v1/items"
+
+
+async def create(client: QuartClient, **body: Any) -> dict[str, Any]:
+    response = await client.post(ITEMS, json=body)
+    assert response.status_code == 201, await response.get_data(as_text=True)
+    created: dict[str, Any] = await response.get_json()
+    return created
+
+
+def parse_utc(timestamp: str) -> datetime:
+    parsed = datetime.fromisoformat(timestamp)
+    assert parsed.utcoffset() == UTC.utcoffset(None)
+    return parsed
+
+
+async def test_create_returns_the_item_and_its_location(client: QuartClient) -> None:
+    before = datetime.now(UTC)
+    response = await client.post(ITEMS, json={"name": "Widget", "description": "A small part"})
+
+    assert response.status_code == 201
+    body = await response.get_json()
+    assert response.headers["Location"] == f"{ITEMS}/{body['id']}"
+    assert set(body) == {"id", "name", "description", "created_at", "updated_at"}
+    assert body["name"] == "Widget"
+    assert body["description"] == "A small part"
+    assert parse_utc(body["created_at"]) >= before
+    assert body["created_at"] == body["updated_at"]
+
+
+async def test_description_is_optional(client: QuartClient) -> None:
+    item = await create(client, name="Bare")
+    assert item["description"] is None
+
+
+async def test_created_item_can_be_read_back(client: QuartClient) -> None:
+    item = await create(client, name="Widget", description=None)
+
+    response = await client.get(f"{ITEMS}/{item['id']}")
+
+    assert response.status_code == 200
+    assert await response.get_json() == item
+
+
+async def test_list_is_paginated_and_ordered_by_id(client: QuartClient) -> None:
+    created = [await create(client, name=f"item {n}") for n in range(5)]
+
+    response = await client.get(ITEMS, query_string={"limit": 2, "offset": 1})
+
+    assert response.status_code == 200
+    page = await response.get_json()
+    assert page["total"] == 5
+    assert page["limit"] == 2
+    assert page["offset"] == 1
+    assert [item["id"] for item in page["items"]] == [created[1]["id"], created[2]["id"]]
+
+
+async def test_list_defaults_to_twenty_items(client: QuartClient) -> None:
+    for n in range(21):
+        await create(client, name=f"item {n}")
+
+    page = await (await client.get(ITEMS)).get_json()
+
+    assert page["limit"] == 20
+    assert page["offset"] == 0
+    assert page["total"] == 21
+    assert len(page["items"]) == 20
+
+
+async def test_list_of_nothing_is_empty(client: QuartClient) -> None:
+    page = await (await client.get(ITEMS)).get_json()
+    assert page == {"items": [], "total": 0, "limit": 20, "offset": 0}
+
+
+@pytest.mark.parametrize("limit", [1, 100])
+async def test_list_accepts_limits_at_the_bounds(client: QuartClient, limit: int) -> None:
+    response = await client.get(ITEMS, query_string={"limit": limit})
+    assert response.status_code == 200
+    assert (await response.get_json())["limit"] == limit
+
+
+async def test_patch_changes_only_the_given_fields(client: QuartClient) -> None:
+    item = await create(client, name="Widget", description="A small part")
+
+    response = await client.patch(f"{ITEMS}/{item['id']}", json={"name": "Gadget"})
+
+    assert response.status_code == 200
+    updated = await response.get_json()
+    assert updated["name"] == "Gadget"
+    assert updated["description"] == "A small part"
+    assert updated["created_at"] == item["created_at"]
+    assert parse_utc(updated["updated_at"]) > parse_utc(item["updated_at"])
+    assert await (await client.get(f"{ITEMS}/{item['id']}")).get_json() == updated
+
+
+async def test_patch_can_clear_the_description(client: QuartClient) -> None:
+    item = await create(client, name="Widget", description="A small part")
+
+    response = await client.patch(f"{ITEMS}/{item['id']}", json={"description": None})
+
+    assert response.status_code == 200
+    assert (await response.get_json())["description"] is None
+
+
+async def test_delete_removes_the_item(client: QuartClient) -> None:
+    item = await create(client, name="Widget")
+
+    response = await client.delete(f"{ITEMS}/{item['id']}")
+
+    assert response.status_code == 204
+    assert await response.get_data() == b""
+    assert (await client.get(f"{ITEMS}/{item['id']}")).status_code == 404
+    assert (await (await client.get(ITEMS)).get_json())["total"] == 0
+
+
+async def test_text_round_trips_unchanged(client: QuartClient) -> None:
+    text = 'Zoë\'s "quoted" \\ back\\slash\nnew line, 日本語, emoji 🚀, {braces}'
+    item = await create(client, name=text[:200], description=text)
+
+    stored = await (await client.get(f"{ITEMS}/{item['id']}")).get_json()
+
+    assert stored["name"] == text[:200]
+    assert stored["description"] == text
