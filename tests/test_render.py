@@ -1,0 +1,143 @@
+"""Rendering: the real command line and the API, leftovers, file sets, answers and failures."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from conftest import BIN, TEMPLATE, render
+
+LEFTOVER = re.compile(r"\{\{|\{%|%\}|\}\}|cookiecutter\.")
+# Files that may legitimately contain braces: Alembic's own Mako template.
+MAKO = {"migrations/script.py.mako"}
+
+
+def leftovers(project: Path) -> list[str]:
+    found = []
+    for path in sorted(project.rglob("*")):
+        relative = path.relative_to(project).as_posix()
+        if not path.is_file() or relative in MAKO or relative.startswith(".venv/"):
+            continue
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if LEFTOVER.search(line):
+                found.append(f"{relative}:{number}: {line.strip()}")
+    return found
+
+
+def parse_structured_files(project: Path) -> int:
+    """Parse every TOML and JSON file; how many there were."""
+    count = 0
+    for path in project.rglob("*"):
+        if path.suffix == ".toml":
+            tomllib.loads(path.read_text(encoding="utf-8"))
+        elif path.suffix == ".json":
+            json.loads(path.read_text(encoding="utf-8"))
+        else:
+            continue
+        count += 1
+    return count
+
+
+def test_the_command_line_renders_the_defaults(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [str(BIN / "cookiecutter"), "--no-input", "--output-dir", str(tmp_path), str(TEMPLATE)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+
+    project = tmp_path / "my-service"
+    assert (project / "src" / "my_service" / "app.py").is_file()
+    assert leftovers(project) == []
+    assert parse_structured_files(project) >= 3
+    pyproject = tomllib.loads((project / "pyproject.toml").read_text())
+    assert pyproject["project"]["name"] == "my-service"
+    assert pyproject["project"]["requires-python"] == ">=3.11"
+    assert "aiosqlite>=0.21" in pyproject["project"]["dependencies"]
+    assert not (project / "licenses").exists()
+    assert (project / "LICENSE").read_text().startswith("MIT License")
+
+
+def test_the_api_renders_overrides(tmp_path: Path) -> None:
+    project = render(
+        tmp_path,
+        project_name="Order Desk",
+        description="Takes orders.",
+        author_name="Ada Lovelace",
+        author_email="ada@example.org",
+        version="2.0.0rc1",
+        python_version="3.13",
+        license="Apache-2.0",
+        database="postgresql",
+    )
+
+    assert project.name == "order-desk"
+    assert (project / "src" / "order_desk" / "app.py").is_file()
+    assert leftovers(project) == []
+    pyproject = tomllib.loads((project / "pyproject.toml").read_text())["project"]
+    assert pyproject["version"] == "2.0.0rc1"
+    assert pyproject["description"] == "Takes orders."
+    assert pyproject["requires-python"] == ">=3.13"
+    assert pyproject["license"] == "Apache-2.0"
+    assert pyproject["authors"] == [{"name": "Ada Lovelace", "email": "ada@example.org"}]
+    assert "asyncpg>=0.30" in pyproject["dependencies"]
+    assert not any("aiosqlite" in dependency for dependency in pyproject["dependencies"])
+    assert not (project / "tests" / "test_sqlite.py").exists()
+    assert "Apache License" in (project / "LICENSE").read_text()
+    assert "ORDER_DESK_DATABASE_URL=postgresql+asyncpg://" in (project / ".env.example").read_text()
+
+
+def test_answers_are_recorded_for_later_updates(tmp_path: Path) -> None:
+    project = render(tmp_path, project_name="Order Desk", database="postgresql")
+    recorded = json.loads((project / ".cookiecutter.json").read_text())
+    assert recorded["project_name"] == "Order Desk"
+    assert recorded["database"] == "postgresql"
+    assert recorded["_template"] == str(TEMPLATE)
+    assert "_output_dir" not in recorded
+
+
+def test_each_render_gets_its_own_development_secret(tmp_path: Path) -> None:
+    def secret(project: Path) -> str:
+        for line in (project / ".env").read_text().splitlines():
+            if line.startswith("MY_SERVICE_SECRET_KEY="):
+                return line.partition("=")[2]
+        raise AssertionError("no secret in .env")
+
+    first = secret(render(tmp_path / "a"))
+    second = secret(render(tmp_path / "b"))
+    assert len(first) >= 32
+    assert first != second
+    assert ".env\n" in (tmp_path / "a" / "my-service" / ".gitignore").read_text()
+
+
+@pytest.mark.parametrize(
+    ("answer", "sentence"),
+    [
+        ("project_slug=1st-service", "project_slug '1st-service' is not valid"),
+        ("project_slug=My-Service", "project_slug 'My-Service' is not valid"),
+        ("package_name=my-service", "package_name 'my-service' is not a valid package name"),
+        ("package_name=import", "package_name 'import' is a Python keyword"),
+        ("project_name=2048", "project_slug '2048' is not valid"),
+        ("version=latest", "version 'latest' is not a PEP 440 version"),
+    ],
+)
+def test_invalid_answers_fail_cleanly_with_one_sentence(
+    tmp_path: Path, answer: str, sentence: str
+) -> None:
+    result = subprocess.run(
+        [str(BIN / "cookiecutter"), "--no-input", "--output-dir", str(tmp_path), str(TEMPLATE), answer],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode != 0
+    errors = [line for line in result.stderr.splitlines() if line.startswith("ERROR: ")]
+    assert len(errors) == 1
+    assert errors[0].removeprefix("ERROR: ").startswith(sentence)
+    assert list(tmp_path.iterdir()) == []
