@@ -16,9 +16,7 @@ ANSWERS = json.loads({{ cookiecutter | tojson | tojson }})
 SLUG_RE = re.compile(r"^[a-z][a-z0-9]*(?:-[a-z0-9]+)*$")
 PACKAGE_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 # PEP 440, public version identifiers (canonical form not required).
-VERSION_RE = re.compile(
-    r"^(?:\d+!)?\d+(?:\.\d+)*(?:(?:a|b|rc)\d+)?(?:\.post\d+)?(?:\.dev\d+)?$"
-)
+VERSION_RE = re.compile(r"^(?:\d+!)?\d+(?:\.\d+)*(?:(?:a|b|rc)\d+)?(?:\.post\d+)?(?:\.dev\d+)?$")
 EMAIL_RE = re.compile(r"^[^@\s<>\"]+@[^@\s<>\"]+\.[^@\s<>\"]+$")
 # Names a generated package must not take: they would shadow what the service imports.
 RESERVED_PACKAGES = frozenset(
@@ -67,7 +65,9 @@ def problems(answers: dict[str, object]) -> list[str]:
             f"package_name {package!r} would shadow the module of that name; choose another name."
         )
     if not VERSION_RE.match(str(answers["version"])):
-        found.append(f"version {answers['version']!r} is not a PEP 440 version (for example '0.1.0').")
+        found.append(
+            f"version {answers['version']!r} is not a PEP 440 version (for example '0.1.0')."
+        )
     if not EMAIL_RE.match(str(answers["author_email"])):
         found.append(f"author_email {answers['author_email']!r} is not an email address.")
     for key, allowed in CHOICES.items():

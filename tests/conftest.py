@@ -23,9 +23,11 @@ BIN = Path(sys.executable).parent
 CHOICES: dict[str, list[str]] = {
     key: value
     for key, value in json.loads((TEMPLATE / "cookiecutter.json").read_text()).items()
-    if isinstance(value, list)
+    if isinstance(value, list) and not key.startswith("_")
 }
-POSTGRES_ADMIN_URL = os.environ.get("QS_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+POSTGRES_ADMIN_URL = os.environ.get(
+    "QS_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
 
 
 def render(output_dir: Path, **answers: str) -> Path:
@@ -43,7 +45,9 @@ def render(output_dir: Path, **answers: str) -> Path:
 def python_for(version: str) -> str:
     """A local interpreter for ``version`` (pyenv's, or one on PATH), else the bare version for uv."""
     pyenv_root = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv"))
-    for candidate in sorted(pyenv_root.glob(f"versions/{version}.*/bin/python{version}"), reverse=True):
+    for candidate in sorted(
+        pyenv_root.glob(f"versions/{version}.*/bin/python{version}"), reverse=True
+    ):
         return str(candidate)
     found = shutil.which(f"python{version}")
     return found or version
@@ -54,7 +58,8 @@ def project_env(version: str = "3.11", **extra: str) -> dict[str, str]:
     env = {
         key: value
         for key, value in os.environ.items()
-        if key not in {"VIRTUAL_ENV", "PYTHONPATH", "UV_PROJECT_ENVIRONMENT", "MAKEFLAGS", "MAKELEVEL"}
+        if key
+        not in {"VIRTUAL_ENV", "PYTHONPATH", "UV_PROJECT_ENVIRONMENT", "MAKEFLAGS", "MAKELEVEL"}
         and not key.endswith(("_DATABASE_URL", "_ENVIRONMENT", "_SECRET_KEY"))
     }
     env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
@@ -92,7 +97,12 @@ def free_port() -> int:
 
 
 def http(
-    method: str, url: str, body: Any = None, *, raw: bytes | None = None, headers: dict[str, str] | None = None
+    method: str,
+    url: str,
+    body: Any = None,
+    *,
+    raw: bytes | None = None,
+    headers: dict[str, str] | None = None,
 ) -> tuple[int, dict[str, str], Any]:
     """One real HTTP request; (status, headers with lowercase names, parsed JSON body or None)."""
     data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
@@ -102,8 +112,12 @@ def http(
     for key, value in (headers or {}).items():
         request.add_header(key, value)
     try:
-        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 (loopback only)
-            status, response_headers, content = response.status, dict(response.headers), response.read()
+        with urllib.request.urlopen(request, timeout=10) as response:
+            status, response_headers, content = (
+                response.status,
+                dict(response.headers),
+                response.read(),
+            )
     except urllib.error.HTTPError as error:
         status, response_headers, content = error.code, dict(error.headers), error.read()
     headers_lower = {key.lower(): value for key, value in response_headers.items()}
@@ -116,9 +130,11 @@ def wait_until_ready(url: str, process: subprocess.Popen[str], timeout: float = 
     while time.monotonic() < deadline:
         if process.poll() is not None:
             output = process.stdout.read() if process.stdout else ""
-            pytest.fail(f"the server exited with {process.returncode} before it was ready:\n{output[-6000:]}")
+            pytest.fail(
+                f"the server exited with {process.returncode} before it was ready:\n{output[-6000:]}"
+            )
         try:
-            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 (loopback only)
+            with urllib.request.urlopen(url, timeout=2) as response:
                 if response.status == 200:
                     return time.monotonic()
         except (urllib.error.URLError, ConnectionError, TimeoutError):
@@ -164,4 +180,8 @@ def postgres_database() -> Iterator[Callable[[], str]]:
 
     yield create
     for name in made:
-        subprocess.run([*admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'], check=True, capture_output=True)
+        subprocess.run(
+            [*admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'],
+            check=True,
+            capture_output=True,
+        )

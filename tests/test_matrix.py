@@ -7,7 +7,6 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
 from conftest import BIN, CHOICES, render
 from test_render import leftovers, parse_structured_files
 
@@ -21,9 +20,7 @@ def test_the_matrix_covers_every_choice() -> None:
         assert {combination[key] for combination in COMBINATIONS} == set(values)
 
 
-@pytest.mark.parametrize(
-    "answers", COMBINATIONS, ids=["-".join(c.values()) for c in COMBINATIONS]
-)
+@pytest.mark.parametrize("answers", COMBINATIONS, ids=["-".join(c.values()) for c in COMBINATIONS])
 def test_combination_renders_and_lints(tmp_path: Path, answers: dict[str, str]) -> None:
     project = render(tmp_path, **answers)
 

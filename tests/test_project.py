@@ -10,7 +10,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-
 from conftest import CHOICES, project_env, render, run
 
 CODE_COMBINATIONS = [
@@ -25,7 +24,9 @@ def make(project: Path, target: str, env: dict[str, str]) -> str:
 
 
 @pytest.mark.parametrize(
-    "answers", CODE_COMBINATIONS, ids=[f"{c['database']}-py{c['python_version']}" for c in CODE_COMBINATIONS]
+    "answers",
+    CODE_COMBINATIONS,
+    ids=[f"{c['database']}-py{c['python_version']}" for c in CODE_COMBINATIONS],
 )
 def test_project_lints_migrates_and_passes_its_tests(
     tmp_path: Path, answers: dict[str, str], postgres_database: Callable[[], str]
@@ -42,8 +43,12 @@ def test_project_lints_migrates_and_passes_its_tests(
     assert " passed" in output
     assert " failed" not in output
 
-    interpreter = run([".venv/bin/python", "-c", "import sys; print(sys.version_info[:2])"], project, env)
-    assert interpreter.stdout.strip() == str(tuple(int(n) for n in answers["python_version"].split(".")))
+    interpreter = run(
+        [".venv/bin/python", "-c", "import sys; print(sys.version_info[:2])"], project, env
+    )
+    assert interpreter.stdout.strip() == str(
+        tuple(int(n) for n in answers["python_version"].split("."))
+    )
 
     make(project, "migrate", env)
     run([".venv/bin/alembic", "check"], cwd=project, env=env)

@@ -9,10 +9,9 @@ import tomllib
 from pathlib import Path
 
 import pytest
-
 from conftest import BIN, TEMPLATE, render
 
-LEFTOVER = re.compile(r"\{\{|\{%|%\}|\}\}|cookiecutter\.")
+LEFTOVER = re.compile(r"\{\{|\{%|%\}|\}\}|(?<!\.)cookiecutter\.(?!json\b)")
 # Files that may legitimately contain braces: Alembic's own Mako template.
 MAKO = {"migrations/script.py.mako"}
 
@@ -93,6 +92,13 @@ def test_the_api_renders_overrides(tmp_path: Path) -> None:
     assert "ORDER_DESK_DATABASE_URL=postgresql+asyncpg://" in (project / ".env.example").read_text()
 
 
+def test_slug_and_package_are_derived_from_any_name(tmp_path: Path) -> None:
+    project = render(tmp_path, project_name="Zoë's Café & Bar!")
+    assert project.name == "zoe-s-cafe-bar"
+    assert (project / "src" / "zoe_s_cafe_bar" / "app.py").is_file()
+    assert "ZOE_S_CAFE_BAR_DATABASE_URL" in (project / ".env.example").read_text()
+
+
 def test_answers_are_recorded_for_later_updates(tmp_path: Path) -> None:
     project = render(tmp_path, project_name="Order Desk", database="postgresql")
     recorded = json.loads((project / ".cookiecutter.json").read_text())
@@ -131,7 +137,14 @@ def test_invalid_answers_fail_cleanly_with_one_sentence(
     tmp_path: Path, answer: str, sentence: str
 ) -> None:
     result = subprocess.run(
-        [str(BIN / "cookiecutter"), "--no-input", "--output-dir", str(tmp_path), str(TEMPLATE), answer],
+        [
+            str(BIN / "cookiecutter"),
+            "--no-input",
+            "--output-dir",
+            str(tmp_path),
+            str(TEMPLATE),
+            answer,
+        ],
         capture_output=True,
         text=True,
         check=False,

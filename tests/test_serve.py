@@ -14,14 +14,23 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-
-from conftest import TEMPLATE, command_line, descendants, free_port, http, project_env, wait_until_ready
+from conftest import (
+    TEMPLATE,
+    command_line,
+    descendants,
+    free_port,
+    http,
+    project_env,
+    wait_until_ready,
+)
 
 PROBLEM_JSON = "application/problem+json"
 
 
 def drive_the_item_lifecycle(base: str) -> None:
-    status, headers, created = http("POST", f"{base}/api/v1/items", {"name": "Widget", "description": "A part"})
+    status, headers, created = http(
+        "POST", f"{base}/api/v1/items", {"name": "Widget", "description": "A part"}
+    )
     assert status == 201
     assert headers["location"] == f"/api/v1/items/{created['id']}"
     item_url = f"{base}{headers['location']}"
@@ -45,7 +54,11 @@ def drive_the_item_lifecycle(base: str) -> None:
 def check_bad_inputs(base: str) -> None:
     items = f"{base}/api/v1/items"
     cases = [
-        (("POST", items), {"raw": b'{"name": ', "headers": {"Content-Type": "application/json"}}, 400),
+        (
+            ("POST", items),
+            {"raw": b'{"name": ', "headers": {"Content-Type": "application/json"}},
+            400,
+        ),
         (("POST", items), {"raw": b"name=x", "headers": {"Content-Type": "text/plain"}}, 415),
         (("POST", items), {"body": {"name": ""}}, 422),
         (("POST", items), {"body": {"name": "x" * 201}}, 422),
