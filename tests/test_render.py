@@ -9,6 +9,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
+import yaml
 from conftest import BIN, TEMPLATE, render
 
 LEFTOVER = re.compile(r"\{\{|\{%|%\}|\}\}|(?<!\.)cookiecutter\.(?!json\b)")
@@ -29,13 +30,15 @@ def leftovers(project: Path) -> list[str]:
 
 
 def parse_structured_files(project: Path) -> int:
-    """Parse every TOML and JSON file; how many there were."""
+    """Parse every TOML, JSON and YAML file; how many there were."""
     count = 0
     for path in project.rglob("*"):
         if path.suffix == ".toml":
             tomllib.loads(path.read_text(encoding="utf-8"))
         elif path.suffix == ".json":
             json.loads(path.read_text(encoding="utf-8"))
+        elif path.suffix in {".yml", ".yaml"}:
+            yaml.safe_load(path.read_text(encoding="utf-8"))
         else:
             continue
         count += 1
@@ -61,6 +64,10 @@ def test_the_command_line_renders_the_defaults(tmp_path: Path) -> None:
     assert "aiosqlite>=0.21" in pyproject["project"]["dependencies"]
     assert not (project / "licenses").exists()
     assert (project / "LICENSE").read_text().startswith("MIT License")
+    workflow = yaml.safe_load((project / ".github" / "workflows" / "ci.yml").read_text())
+    assert "services" not in workflow["jobs"]["check"]
+    runs = [step.get("run") for step in workflow["jobs"]["check"]["steps"]]
+    assert runs[-2:] == ["make lint", "make test"]
 
 
 def test_the_api_renders_overrides(tmp_path: Path) -> None:
@@ -90,6 +97,8 @@ def test_the_api_renders_overrides(tmp_path: Path) -> None:
     assert not (project / "tests" / "test_sqlite.py").exists()
     assert "Apache License" in (project / "LICENSE").read_text()
     assert "ORDER_DESK_DATABASE_URL=postgresql+asyncpg://" in (project / ".env.example").read_text()
+    workflow = yaml.safe_load((project / ".github" / "workflows" / "ci.yml").read_text())
+    assert workflow["jobs"]["check"]["services"]["postgres"]["ports"] == ["5432:5432"]
 
 
 def test_slug_and_package_are_derived_from_any_name(tmp_path: Path) -> None:
