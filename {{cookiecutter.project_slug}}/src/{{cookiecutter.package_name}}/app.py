@@ -24,7 +24,6 @@ def create_app(settings: Settings | None = None) -> Quart:
 
     app = Quart(__name__)
     app.config.from_mapping(settings.quart_config())
-    app.extensions["settings"] = settings
     logging.basicConfig(level=settings.log_level)
 
     db.init_app(app, settings)
