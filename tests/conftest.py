@@ -45,12 +45,10 @@ def render(output_dir: Path, **answers: str) -> Path:
 def python_for(version: str) -> str:
     """A local interpreter for ``version`` (pyenv's, or one on PATH), else the bare version for uv."""
     pyenv_root = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv"))
-    for candidate in sorted(
-        pyenv_root.glob(f"versions/{version}.*/bin/python{version}"), reverse=True
-    ):
-        return str(candidate)
-    found = shutil.which(f"python{version}")
-    return found or version
+    installed = sorted(pyenv_root.glob(f"versions/{version}.*/bin/python{version}"))
+    if installed:
+        return str(installed[-1])
+    return shutil.which(f"python{version}") or version
 
 
 def project_env(version: str = "3.11", **extra: str) -> dict[str, str]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ast
 import json
-import subprocess
 import sys
 import tomllib
 import types
@@ -12,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import BIN, TEMPLATE
+from conftest import BIN, TEMPLATE, run
 from jinja2 import Environment
 
 from hooks.filters import py_str, toml_str
@@ -74,13 +73,7 @@ def test_py_str_round_trips(text: str) -> None:
 def test_py_str_is_already_ruff_formatted(text: str, tmp_path: Path) -> None:
     source = tmp_path / "literal.py"
     source.write_text(f"VALUE = {py_str(text)}\n", encoding="utf-8")
-    result = subprocess.run(
-        [str(BIN / "ruff"), "format", "--check", "--no-cache", str(source)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
+    run([str(BIN / "ruff"), "format", "--check", "--no-cache", str(source)], cwd=tmp_path)
 
 
 @pytest.mark.parametrize("name", ["pre_gen_project.py", "post_gen_project.py"])
@@ -99,14 +92,7 @@ def test_rendered_hooks_pass_ruff_check(name: str, tmp_path: Path) -> None:
     # Not `ruff format`: the rendered ANSWERS line is data, as long as the answers are.
     source = tmp_path / name
     source.write_text(hook_source(name, DEFAULTS), encoding="utf-8")
-    result = subprocess.run(
-        [str(BIN / "ruff"), "check", "--no-cache", str(source)],
-        capture_output=True,
-        text=True,
-        cwd=TEMPLATE,
-        check=False,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
+    run([str(BIN / "ruff"), "check", "--no-cache", str(source)], cwd=TEMPLATE)
 
 
 def test_hooks_use_only_the_standard_library() -> None:

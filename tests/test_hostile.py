@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ast
 import json
-import os
 import tomllib
 from pathlib import Path
 
@@ -70,4 +69,3 @@ def test_hostile_answers_render_valid_files_and_run_nothing(tmp_path: Path) -> N
     assert " passed" in output
     assert not marker.exists()
     assert not any(path.name == "PWNED" for path in project.rglob("*"))
-    assert os.environ.get("PWNED") is None

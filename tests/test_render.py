@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import BIN, TEMPLATE, render
+from conftest import BIN, TEMPLATE, render, run
 
 LEFTOVER = re.compile(r"\{\{|\{%|%\}|\}\}|(?<!\.)cookiecutter\.(?!json\b)")
 # Files that may legitimately contain braces: Alembic's own Mako template.
@@ -46,13 +46,10 @@ def parse_structured_files(project: Path) -> int:
 
 
 def test_the_command_line_renders_the_defaults(tmp_path: Path) -> None:
-    result = subprocess.run(
+    run(
         [str(BIN / "cookiecutter"), "--no-input", "--output-dir", str(tmp_path), str(TEMPLATE)],
-        capture_output=True,
-        text=True,
-        check=False,
+        tmp_path,
     )
-    assert result.returncode == 0, result.stderr
 
     project = tmp_path / "my-service"
     assert (project / "src" / "my_service" / "app.py").is_file()

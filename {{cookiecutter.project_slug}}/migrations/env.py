@@ -6,6 +6,7 @@ import asyncio
 from logging.config import fileConfig
 
 from alembic import context
+from sqlalchemy import make_url
 from sqlalchemy.engine import Connection
 
 from {{ cookiecutter.package_name }}.config import DatabaseSettings
@@ -25,11 +26,12 @@ def database_settings() -> DatabaseSettings:
 
 def run_migrations_offline() -> None:
     """Emit SQL to stdout instead of running it (``alembic upgrade head --sql``)."""
+    url = make_url(database_settings().database_url)
     context.configure(
-        url=database_settings().database_url,
+        url=url,
         target_metadata=Base.metadata,
         literal_binds=True,
-        render_as_batch=True,
+        render_as_batch=url.get_backend_name() == "sqlite",
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -24,7 +24,7 @@ blueprint = Blueprint("items", __name__)
 
 @blueprint.before_request
 async def require_json_body() -> None:
-    if request.method in {"POST", "PATCH", "PUT"} and not request.is_json:
+    if request.method in {"POST", "PATCH"} and not request.is_json:
         abort(415, "Send the body as JSON, with Content-Type: application/json.")
 
 
