@@ -9,15 +9,22 @@ from __future__ import annotations
 import json
 import secrets
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 ANSWERS = json.loads({{ cookiecutter | tojson | tojson }})
 
 # Keys cookiecutter adds that describe this machine, not the project.
 MACHINE_KEYS = ("_output_dir", "_repo_dir", "_checkout")
-# Files that only one choice of an option uses: (option, choice) -> files to delete.
+# Files that only one choice of an option uses: (option, choice) -> files to delete
+# ({package} is the package name).
 UNUSED_WHEN = {
     ("database", "postgresql"): ["tests/test_sqlite.py"],
+    ("auth", "none"): ["src/{package}/auth.py", "tests/test_auth.py"],
+    ("rate_limit", "none"): [
+        "src/{package}/ratelimit.py",
+        "tests/test_ratelimit.py",
+    ],
 }
 
 
@@ -28,13 +35,13 @@ def install_license(project: Path, choice: str) -> None:
     shutil.rmtree(licenses)
 
 
-def write_dotenv(project: Path, secret: str) -> None:
-    """Create the development .env from .env.example, with a fresh random secret key."""
+def write_dotenv(project: Path, secret: Callable[[], str]) -> None:
+    """Create the development .env from .env.example, with fresh random secret keys."""
     lines = []
     for line in (project / ".env.example").read_text(encoding="utf-8").splitlines():
         key, sep, _ = line.partition("=")
         if sep and key.endswith("_SECRET_KEY"):
-            line = f"{key}={secret}"
+            line = f"{key}={secret()}"
         lines.append(line)
     (project / ".env").write_text("\n".join(lines) + "\n", encoding="utf-8")
 
@@ -51,14 +58,14 @@ def remove_unused(project: Path, answers: dict[str, object]) -> None:
     for (key, value), paths in UNUSED_WHEN.items():
         if answers[key] == value:
             for path in paths:
-                (project / path).unlink()
+                (project / path.format(package=answers["package_name"])).unlink()
 
 
 def main() -> None:
     project = Path.cwd()
     remove_unused(project, ANSWERS)
     install_license(project, str(ANSWERS["license"]))
-    write_dotenv(project, secrets.token_urlsafe(48))
+    write_dotenv(project, lambda: secrets.token_urlsafe(48))
     record_answers(project, ANSWERS)
 
 

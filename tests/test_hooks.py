@@ -27,6 +27,8 @@ DEFAULTS: dict[str, Any] = {
     "python_version": "3.11",
     "license": "MIT",
     "database": "sqlite",
+    "auth": "jwt",
+    "rate_limit": "memory",
 }
 HOSTILE_TEXTS = [
     "plain",
@@ -151,8 +153,9 @@ def test_post_gen_removes_options_not_chosen(tmp_path: Path) -> None:
     module = load_hook("post_gen_project.py", answers)
     for paths in module.UNUSED_WHEN.values():
         for path in paths:
-            (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
-            (tmp_path / path).write_text("")
+            file = tmp_path / path.format(package=answers["package_name"])
+            file.parent.mkdir(parents=True, exist_ok=True)
+            file.write_text("")
     module.remove_unused(tmp_path, answers)
     assert not (tmp_path / "tests" / "test_sqlite.py").exists()
 
@@ -161,7 +164,7 @@ def test_post_gen_writes_a_secret_only_into_dotenv(tmp_path: Path) -> None:
     module = load_hook("post_gen_project.py", DEFAULTS)
     example = "# comment\nX_ENVIRONMENT=development\nX_SECRET_KEY=\nX_LOG_LEVEL=INFO\n"
     (tmp_path / ".env.example").write_text(example)
-    module.write_dotenv(tmp_path, "s3cr3t")
+    module.write_dotenv(tmp_path, lambda: "s3cr3t")
     assert (tmp_path / ".env").read_text() == example.replace(
         "X_SECRET_KEY=", "X_SECRET_KEY=s3cr3t"
     )

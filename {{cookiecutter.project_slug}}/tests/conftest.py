@@ -2,28 +2,49 @@
 
 from __future__ import annotations
 
-{% if cookiecutter.database == "postgresql" -%}
 import asyncio
 import os
-{% endif -%}
-from collections.abc import AsyncIterator
-{%- if cookiecutter.database == "sqlite" %}
+import secrets
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
-{%- endif %}
-from typing import cast
+from typing import Any{% if cookiecutter.auth == "none" %}, cast{% endif %}
 
+import httpx
 import pytest
 from quart import Quart
 from quart.testing import QuartClient
+{%- if cookiecutter.auth == "jwt" %}
+from quart.wrappers import Response
+{%- endif %}
 {%- if cookiecutter.database == "postgresql" %}
 from sqlalchemy import make_url, text
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+{%- else %}
+from sqlalchemy.ext.asyncio import AsyncEngine
+{%- endif %}
+{%- if cookiecutter.auth == "jwt" %}
+from werkzeug.datastructures import Headers
 {%- endif %}
 
 from {{ cookiecutter.package_name }}.app import create_app
-from {{ cookiecutter.package_name }}.config import {% if cookiecutter.database == "postgresql" %}ENV_PREFIX, {% endif %}Environment, Settings
-from {{ cookiecutter.package_name }}.db import get_database
+{%- if cookiecutter.auth == "jwt" %}
+from {{ cookiecutter.package_name }}.auth import mint_token
+{%- endif %}
+from {{ cookiecutter.package_name }}.config import ENV_PREFIX, Environment, Settings
+from {{ cookiecutter.package_name }}.db import create_engine, get_database
 from {{ cookiecutter.package_name }}.models import Base
+
+PROJECT = Path(__file__).resolve().parent.parent
+# Limits high enough that no test but the rate-limit ones ever meets them.
+UNLIMITED = 1_000_000
+{%- if cookiecutter.auth == "jwt" %}
+ALL_SCOPES = ("items:read", "items:write")
+{%- endif %}
 {% if cookiecutter.database == "postgresql" %}
 # A PostgreSQL database the tests may empty at will; created on first use.
 TEST_DATABASE_URL = os.environ.get(
@@ -71,26 +92,174 @@ def unreachable_database_url(tmp_path: Path) -> str:
 {%- endif %}
 
 
+def make_settings(database_url: str, **overrides: Any) -> Settings:
+    """Settings for a test app: a testing environment with real secrets and no limits."""
+    values: dict[str, Any] = {
+        "environment": Environment.TESTING,
+        "database_url": database_url,
+        "secret_key": secrets.token_urlsafe(48),
+{%- if cookiecutter.auth == "jwt" %}
+        "jwt_secret_key": secrets.token_urlsafe(48),
+{%- endif %}
+{%- if cookiecutter.rate_limit != "none" %}
+        "rate_limit_requests": UNLIMITED,
+{%- endif %}
+{%- if cookiecutter.rate_limit == "redis" %}
+        "redis_url": os.environ.get(f"{ENV_PREFIX}TEST_REDIS_URL", "redis://127.0.0.1:6379/0"),
+        "redis_key_prefix": f"test-{secrets.token_hex(8)}:",
+{%- endif %}
+    }
+    return Settings(_env_file=None, **{**values, **overrides})
+
+
+def authorization(settings: Settings) -> dict[str, str]:
+    """Headers that let a request through {% if cookiecutter.auth == "jwt" %}(a token with every scope){% else %}(none: there is no auth){% endif %}."""
+{%- if cookiecutter.auth == "jwt" %}
+    return {"Authorization": f"Bearer {mint_token(settings, 'tester', ALL_SCOPES)}"}
+{%- else %}
+    return {}
+{%- endif %}
+
+
 @pytest.fixture
 def settings(database_url: str) -> Settings:
-    return Settings(
-        _env_file=None,
-        environment=Environment.TESTING,
-        database_url=database_url,
-    )
+    return make_settings(database_url)
+
+
+async def empty_tables(engine: AsyncEngine) -> None:
+    async with engine.begin() as connection:
+        await connection.run_sync(Base.metadata.drop_all)
+        await connection.run_sync(Base.metadata.create_all)
+
+
+@asynccontextmanager
+async def started_app(settings: Settings) -> AsyncIterator[Quart]:
+    """An app for ``settings``, started (its before_serving ran), on empty tables."""
+    app = create_app(settings)
+    async with app.test_app(), app.app_context():
+        await empty_tables(get_database().engine)
+        yield app
 
 
 @pytest.fixture
 async def app(settings: Settings) -> AsyncIterator[Quart]:
-    """A started app (its before_serving ran) on empty tables."""
-    app = create_app(settings)
-    async with app.test_app(), app.app_context():
-        async with get_database().engine.begin() as connection:
-            await connection.run_sync(Base.metadata.drop_all)
-            await connection.run_sync(Base.metadata.create_all)
+    async with started_app(settings) as app:
         yield app
+
+
+{%- if cookiecutter.auth == "jwt" %}
+
+
+class BearerClient(QuartClient):
+    """A test client whose requests carry a token with every scope, unless they set their own."""
+
+    token = ""
+
+    async def open(
+        self, path: str, *, headers: dict[str, str] | Headers | None = None, **kwargs: Any
+    ) -> Response:
+        headers = Headers(headers)
+        headers.setdefault("Authorization", f"Bearer {self.token}")
+        return await super().open(path, headers=headers, **kwargs)
+
+
+@pytest.fixture
+def client(app: Quart, settings: Settings) -> QuartClient:
+    """A client with a valid token for every scope; use ``app.test_client()`` for none."""
+    client = BearerClient(app)
+    client.token = authorization(settings)["Authorization"].removeprefix("Bearer ")
+    return client
+{%- else %}
 
 
 @pytest.fixture
 def client(app: Quart) -> QuartClient:
     return cast(QuartClient, app.test_client())
+{%- endif %}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class LiveServer:
+    """The service under Hypercorn in a child process, configured like production."""
+
+    def __init__(self, settings: Settings, log: Path) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.settings = settings
+        env = {**os.environ, **settings_environment(settings)}
+        command = [
+            sys.executable,
+            "-m",
+            "hypercorn",
+            "--config",
+            str(PROJECT / "hypercorn.toml"),
+            "--bind",
+            f"127.0.0.1:{self.port}",
+            "--workers",
+            "1",
+            "{{ cookiecutter.package_name }}.asgi:app",
+        ]
+        with log.open("wb") as output:
+            self.process = subprocess.Popen(
+                command, cwd=log.parent, env=env, stdout=output, stderr=subprocess.STDOUT
+            )
+        self.log = log
+
+    def wait_until_ready(self, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                break
+            try:
+                if httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.05)
+        self.stop()
+        raise AssertionError(f"The server did not become ready:\n{self.log.read_text()}")
+
+    def stop(self) -> int:
+        if self.process.poll() is None:
+            self.process.terminate()
+        return self.process.wait(timeout=30)
+
+
+def settings_environment(settings: Settings) -> dict[str, str]:
+    """``settings`` as the environment variables that would produce them."""
+    values = settings.model_dump(mode="json", exclude_none=True)
+    environment = {}
+    for name, value in values.items():
+        secret = getattr(settings, name)
+        if hasattr(secret, "get_secret_value"):
+            value = secret.get_secret_value()
+        if isinstance(value, list):
+            value = ",".join(value)
+        text = str(value).lower() if isinstance(value, bool) else str(value)
+        environment[f"{ENV_PREFIX}{name.upper()}"] = text
+    return environment
+
+
+async def _prepare(settings: Settings) -> None:
+    engine = create_engine(settings)
+    try:
+        await empty_tables(engine)
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture
+def live_server(settings: Settings, tmp_path: Path) -> Iterator[LiveServer]:
+    """Empty tables and the service serving them over real HTTP."""
+    asyncio.run(_prepare(settings))
+    server = LiveServer(settings, tmp_path / "server.log")
+    try:
+        server.wait_until_ready()
+        yield server
+    finally:
+        server.stop()

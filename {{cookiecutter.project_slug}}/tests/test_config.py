@@ -10,6 +10,9 @@ GOOD_SECRET = "k" * 40
 
 
 def make(**values: object) -> Settings:
+{%- if cookiecutter.auth == "jwt" %}
+    values.setdefault("jwt_secret_key", "j" * 40)
+{%- endif %}
     return Settings(_env_file=None, **values)  # type: ignore[arg-type]
 
 
@@ -18,10 +21,14 @@ def test_production_is_the_default_and_needs_a_secret() -> None:
         make()
 
 
+@pytest.mark.parametrize("environment", ["production", "testing"])
 @pytest.mark.parametrize("secret", ["change-me", "CHANGEME", "short"])
-def test_production_refuses_placeholder_or_short_secrets(secret: str) -> None:
-    with pytest.raises(ValidationError, match="at least 32 characters"):
-        make(secret_key=secret)
+def test_outside_development_placeholder_or_short_secrets_are_refused(
+    environment: str, secret: str
+) -> None:
+    with pytest.raises(ValidationError, match="at least 32 characters") as caught:
+        make(environment=environment, secret_key=secret)
+    assert secret not in str(caught.value)
 
 
 def test_production_refuses_debug() -> None:
@@ -35,12 +42,17 @@ def test_production_with_a_real_secret_is_accepted() -> None:
     assert settings.quart_config()["SECRET_KEY"] == GOOD_SECRET
 
 
-@pytest.mark.parametrize("environment", [Environment.DEVELOPMENT, Environment.TESTING])
-def test_development_and_testing_make_up_a_secret(environment: Environment) -> None:
-    first = make(environment=environment).quart_config()["SECRET_KEY"]
-    second = make(environment=environment).quart_config()["SECRET_KEY"]
+def test_development_makes_up_a_secret() -> None:
+    first = make(environment="development").quart_config()["SECRET_KEY"]
+    second = make(environment="development").quart_config()["SECRET_KEY"]
     assert len(first) >= 32
     assert first != second
+
+
+def test_secrets_do_not_show_in_the_settings_repr() -> None:
+    settings = make(secret_key=GOOD_SECRET)
+    assert GOOD_SECRET not in repr(settings)
+    assert GOOD_SECRET not in str(settings.model_dump())
 
 
 def test_settings_come_from_prefixed_environment_variables(
@@ -67,14 +79,79 @@ def test_settings_come_from_prefixed_environment_variables(
     ],
 )
 def test_database_urls_use_async_drivers(given: str, expected: str) -> None:
-    assert make(environment="testing", database_url=given).database_url == expected
+    assert make(environment="development", database_url=given).database_url == expected
 
 
 def test_settings_reach_the_app() -> None:
-    app = create_app(make(environment="testing", max_content_length=4096))
+    app = create_app(
+        make(
+            environment="testing",
+            secret_key=GOOD_SECRET,
+            max_content_length=4096,
+            body_timeout_seconds=7,
+            response_timeout_seconds=9,
+        )
+    )
     assert app.config["MAX_CONTENT_LENGTH"] == 4096
+    assert app.config["BODY_TIMEOUT"] == 7
+    assert app.config["RESPONSE_TIMEOUT"] == 9
     assert app.config["TESTING"] is True
     assert app.config["PROPAGATE_EXCEPTIONS"] is False
+
+
+def test_cors_origins_are_a_comma_separated_list(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(f"{ENV_PREFIX}CORS_ORIGINS", "https://a.example, https://b.example")
+    assert make(environment="development").cors_origins == [
+        "https://a.example",
+        "https://b.example",
+    ]
+
+
+def test_cors_credentials_are_refused_with_every_origin() -> None:
+    with pytest.raises(ValidationError, match="CORS_ALLOW_CREDENTIALS"):
+        make(environment="development", cors_origins="*", cors_allow_credentials=True)
+{%- if cookiecutter.auth == "jwt" %}
+
+
+def test_hs_tokens_need_a_secret_even_in_development() -> None:
+    with pytest.raises(ValidationError, match="JWT_SECRET_KEY is required"):
+        make(environment="development", jwt_secret_key=None)
+
+
+@pytest.mark.parametrize("environment", ["production", "testing"])
+def test_outside_development_a_weak_jwt_secret_is_refused(environment: str) -> None:
+    with pytest.raises(ValidationError, match="JWT_SECRET_KEY must be a random value"):
+        make(environment=environment, secret_key=GOOD_SECRET, jwt_secret_key="secret")
+
+
+@pytest.mark.parametrize(
+    ("algorithms", "message"),
+    [
+        ("none", "must be some of"),
+        ("", "must be some of"),
+        ("HS256,RS256", "must not mix"),
+        ("RS256", "JWT_JWKS_URL is required"),
+    ],
+)
+def test_token_algorithms_are_checked(algorithms: str, message: str) -> None:
+    with pytest.raises(ValidationError, match=message):
+        make(environment="development", jwt_algorithms=algorithms)
+
+
+def test_a_jwks_must_come_over_https_in_production() -> None:
+    with pytest.raises(ValidationError, match="https"):
+        make(
+            secret_key=GOOD_SECRET,
+            jwt_algorithms="RS256",
+            jwt_jwks_url="http://idp.example/jwks.json",
+        )
+    settings = make(
+        secret_key=GOOD_SECRET,
+        jwt_algorithms="RS256,ES256",
+        jwt_jwks_url="https://idp.example/jwks.json",
+    )
+    assert settings.jwt_algorithms == ["RS256", "ES256"]
+{%- endif %}
 
 
 def test_interactive_docs_only_in_development() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from quart import Quart, g
+from quart.testing import QuartClient
 from sqlalchemy import func, select
 
 from {{ cookiecutter.package_name }}.app import create_app
@@ -57,7 +58,7 @@ async def test_each_request_gets_its_own_session_closed_afterwards(app: Quart) -
     assert not seen[0].in_transaction()
 
 
-async def test_liveness_opens_no_session(app: Quart) -> None:
+async def test_liveness_opens_no_session(app: Quart, client: QuartClient) -> None:
     opened = []
 
     @app.after_request
@@ -65,7 +66,6 @@ async def test_liveness_opens_no_session(app: Quart) -> None:
         opened.append("db_session" in g)
         return response
 
-    client = app.test_client()
     await client.get("/healthz")
     await client.get("/api/v1/items")
 

@@ -8,10 +8,11 @@ from importlib.metadata import version
 from quart import Quart
 from quart_schema import Info, QuartSchema
 
-from . import db
+from . import {% if cookiecutter.auth == "jwt" %}auth, {% endif %}db, {% if cookiecutter.rate_limit != "none" %}ratelimit, {% endif %}security
 from .blueprints import health, items
 from .config import Environment, Settings
 from .errors import register_error_handlers
+from .openapi import APIDocument
 from .serialization import JSONProvider
 
 TITLE = {{ cookiecutter.project_name | py_str }}
@@ -27,10 +28,21 @@ def create_app(settings: Settings | None = None) -> Quart:
     logging.basicConfig(level=settings.log_level)
 
     db.init_app(app, settings)
+    security.init_app(app, settings)
+{%- if cookiecutter.auth == "jwt" %}
+    auth.init_app(app, settings)
+{%- endif %}
+{%- if cookiecutter.rate_limit != "none" %}
+    ratelimit.init_app(app, settings)
+{%- endif %}
 
     QuartSchema(
         app,
         info=Info(title=TITLE, version=VERSION),
+        openapi_provider_class=APIDocument,
+{%- if cookiecutter.auth == "jwt" %}
+        security_schemes={auth.BEARER: auth.BEARER_SCHEME},
+{%- endif %}
         # Interactive docs load assets from a CDN: development only.
         swagger_ui_path="/docs" if settings.environment is Environment.DEVELOPMENT else None,
         redoc_ui_path=None,

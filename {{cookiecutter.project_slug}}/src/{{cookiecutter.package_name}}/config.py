@@ -8,14 +8,19 @@ from __future__ import annotations
 
 import secrets
 from enum import StrEnum
-from typing import Any, Literal, Self
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 ENV_PREFIX = "{{ cookiecutter.package_name | upper }}_"
 MIN_SECRET_LENGTH = 32
 PLACEHOLDER_SECRETS = frozenset({"change-me", "changeme", "changethis", "secret", "not-so-secret"})
+{%- if cookiecutter.auth == "jwt" %}
+# Signed with a shared secret, or with a private key whose public half is in a JWKS.
+HMAC_ALGORITHMS = frozenset({"HS256", "HS384", "HS512"})
+PUBLIC_KEY_ALGORITHMS = frozenset({"RS256", "RS384", "RS512", "PS256", "ES256", "ES384", "EdDSA"})
+{%- endif %}
 
 # Plain driver names select a synchronous driver; this service needs the async ones.
 ASYNC_DRIVERS = {
@@ -40,6 +45,8 @@ class DatabaseSettings(BaseSettings):
         env_file_encoding="utf-8",
         extra="ignore",
         frozen=True,
+        # Errors name the setting, never echo its value (it may be a secret).
+        hide_input_in_errors=True,
     )
 {% if cookiecutter.database == "postgresql" %}
     database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:5432/{{ cookiecutter.package_name }}"
@@ -64,22 +71,89 @@ class Settings(DatabaseSettings):
     debug: bool = False
     secret_key: SecretStr | None = None
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+
+    # Limits on what a client may send and how long the service waits for it.
     max_content_length: int = Field(default=1024 * 1024, gt=0)
+    body_timeout_seconds: float = Field(default=30.0, gt=0)
+    response_timeout_seconds: float = Field(default=60.0, gt=0)
+
+    # Browsers: CORS is off unless origins are listed (comma-separated); HSTS only behind TLS.
+    cors_origins: Annotated[list[str], NoDecode] = []
+    cors_allow_credentials: bool = False
+    hsts_seconds: int = Field(default=0, ge=0)
+    # Proxies in front of the service whose X-Forwarded-For may be believed (0: none).
+    trusted_proxy_count: int = Field(default=0, ge=0, le=10)
+{%- if cookiecutter.auth == "jwt" %}
+
+    # Bearer tokens: an HS* secret, or RS*/ES*/PS*/EdDSA keys from a JWKS URL, never both.
+    jwt_algorithms: Annotated[list[str], NoDecode] = ["HS256"]
+    jwt_secret_key: SecretStr | None = None
+    jwt_jwks_url: str | None = None
+    jwt_issuer: str = "{{ cookiecutter.project_slug }}-dev"
+    jwt_audience: str = "{{ cookiecutter.project_slug }}"
+    jwt_leeway_seconds: int = Field(default=30, ge=0, le=300)
+{%- endif %}
+{%- if cookiecutter.rate_limit != "none" %}
+
+    # Requests per client address and API route, over a period.
+    rate_limit_requests: int = Field(default=100, gt=0)
+    rate_limit_period_seconds: float = Field(default=60.0, gt=0)
+{%- endif %}
+{%- if cookiecutter.rate_limit == "redis" %}
+    redis_url: SecretStr = SecretStr("redis://127.0.0.1:6379/0")
+    redis_key_prefix: str = "{{ cookiecutter.project_slug }}:rate-limit:"
+{%- endif %}
+
+    @field_validator({% if cookiecutter.auth == "jwt" %}"cors_origins", "jwt_algorithms"{% else %}"cors_origins"{% endif %}, mode="before")
+    @classmethod
+    def _split_commas(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
 
     @model_validator(mode="after")
-    def _check_production_safety(self) -> Self:
-        if self.environment is not Environment.PRODUCTION:
+    def _check_browser_rules(self) -> Self:
+        if "*" in self.cors_origins and self.cors_allow_credentials:
+            raise ValueError(
+                f"{ENV_PREFIX}CORS_ALLOW_CREDENTIALS cannot be on when "
+                f"{ENV_PREFIX}CORS_ORIGINS allows every origin (*)"
+            )
+        return self
+{%- if cookiecutter.auth == "jwt" %}
+
+    @model_validator(mode="after")
+    def _check_token_keys(self) -> Self:
+        algorithms = set(self.jwt_algorithms)
+        unknown = algorithms - HMAC_ALGORITHMS - PUBLIC_KEY_ALGORITHMS
+        if not algorithms or unknown:
+            allowed = ", ".join(sorted(HMAC_ALGORITHMS | PUBLIC_KEY_ALGORITHMS))
+            raise ValueError(f"{ENV_PREFIX}JWT_ALGORITHMS must be some of {allowed}")
+        if algorithms & HMAC_ALGORITHMS and algorithms & PUBLIC_KEY_ALGORITHMS:
+            # Mixing them invites algorithm confusion (a public key used as an HMAC secret).
+            raise ValueError(f"{ENV_PREFIX}JWT_ALGORITHMS must not mix HS* with public-key ones")
+        if algorithms <= HMAC_ALGORITHMS:
+            if self.jwt_secret_key is None:
+                raise ValueError(f"{ENV_PREFIX}JWT_SECRET_KEY is required for HS* tokens")
+            if self.environment is not Environment.DEVELOPMENT:
+                _check_secret(self.jwt_secret_key, "JWT_SECRET_KEY")
+        elif not self.jwt_jwks_url:
+            raise ValueError(f"{ENV_PREFIX}JWT_JWKS_URL is required for public-key tokens")
+        elif self.environment is Environment.PRODUCTION and not self.jwt_jwks_url.startswith(
+            "https://"
+        ):
+            raise ValueError(f"{ENV_PREFIX}JWT_JWKS_URL must be https:// in production")
+        return self
+{%- endif %}
+
+    @model_validator(mode="after")
+    def _check_deployment_safety(self) -> Self:
+        if self.environment is Environment.DEVELOPMENT:
             return self
         if self.debug:
-            raise ValueError(f"{ENV_PREFIX}DEBUG must be off in production")
+            raise ValueError(f"{ENV_PREFIX}DEBUG must be off outside development")
         if self.secret_key is None:
-            raise ValueError(f"{ENV_PREFIX}SECRET_KEY is required outside development and testing")
-        secret = self.secret_key.get_secret_value()
-        if secret.lower() in PLACEHOLDER_SECRETS or len(secret) < MIN_SECRET_LENGTH:
-            raise ValueError(
-                f"{ENV_PREFIX}SECRET_KEY must be a random value of at least "
-                f"{MIN_SECRET_LENGTH} characters, not a placeholder"
-            )
+            raise ValueError(f"{ENV_PREFIX}SECRET_KEY is required outside development")
+        _check_secret(self.secret_key, "SECRET_KEY")
         return self
 
     def quart_config(self) -> dict[str, Any]:
@@ -92,4 +166,15 @@ class Settings(DatabaseSettings):
             # Unhandled errors become JSON 500s (and a log line) even in DEBUG and TESTING.
             "PROPAGATE_EXCEPTIONS": False,
             "MAX_CONTENT_LENGTH": self.max_content_length,
+            "BODY_TIMEOUT": self.body_timeout_seconds,
+            "RESPONSE_TIMEOUT": self.response_timeout_seconds,
         }
+
+
+def _check_secret(secret: SecretStr, name: str) -> None:
+    value = secret.get_secret_value()
+    if value.lower() in PLACEHOLDER_SECRETS or len(value) < MIN_SECRET_LENGTH:
+        raise ValueError(
+            f"{ENV_PREFIX}{name} must be a random value of at least "
+            f"{MIN_SECRET_LENGTH} characters, not a placeholder"
+        )

@@ -10,9 +10,14 @@ from pydantic import BaseModel, ValidationError
 from quart import Quart, Request, Response, current_app, request
 from quart_schema import RequestSchemaValidationError
 from quart_schema.validation import QuerystringValidationError
-from werkzeug.exceptions import BadRequest, HTTPException, MethodNotAllowed
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+from werkzeug.exceptions import BadRequest, HTTPException
 
 PROBLEM_JSON = "application/problem+json"
+# What a database that is down, unreachable, locked or saturated raises: a 503, not a 500.
+DATABASE_UNAVAILABLE = (OperationalError, InterfaceError, PoolTimeoutError, OSError, TimeoutError)
+RETRY_AFTER_SECONDS = 5
 
 
 class FieldError(BaseModel):
@@ -74,10 +79,20 @@ async def handle_validation_error(error: RequestSchemaValidationError) -> Respon
 
 async def handle_http_error(error: HTTPException) -> Response:
     status = error.code or 500
-    headers = {}
-    if isinstance(error, MethodNotAllowed) and error.valid_methods:
-        headers["Allow"] = ", ".join(sorted(error.valid_methods))
+    # Keep what the error says in its headers: Allow, WWW-Authenticate, Retry-After.
+    headers = {name: value for name, value in error.get_headers() if name != "Content-Type"}
     return problem(status, error.description or HTTPStatus(status).description, headers=headers)
+
+
+async def handle_database_unavailable(error: Exception) -> Response:
+    current_app.logger.warning(
+        "Database unavailable on %s %s", request.method, request.path, exc_info=error
+    )
+    return problem(
+        503,
+        "The database is unavailable; try again shortly.",
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
 
 
 async def handle_unexpected_error(error: Exception) -> Response:
@@ -91,4 +106,6 @@ def register_error_handlers(app: Quart) -> None:
     app.request_class = JSONRequest
     app.register_error_handler(RequestSchemaValidationError, handle_validation_error)
     app.register_error_handler(HTTPException, handle_http_error)
+    for error in DATABASE_UNAVAILABLE:
+        app.register_error_handler(error, handle_database_unavailable)
     app.register_error_handler(Exception, handle_unexpected_error)

@@ -11,6 +11,9 @@ from quart_schema import (
 )
 from sqlalchemy import func, select
 
+{% if cookiecutter.auth == "jwt" -%}
+from ..auth import require_scope
+{% endif -%}
 from ..db import get_session
 from ..errors import Problem
 from ..models import Item
@@ -36,9 +39,11 @@ async def _get_item(item_id: int) -> Item:
 
 
 @blueprint.post("")
+{%- if cookiecutter.auth == "jwt" %}
+@require_scope("items:write")
+{%- endif %}
 @validate_request(ItemCreate)
 @validate_response(ItemOut, 201)
-@document_response(Problem, 422)
 async def create_item(data: ItemCreate) -> tuple[ItemOut, int, dict[str, str]]:
     session = get_session()
     item = Item(name=data.name, description=data.description)
@@ -49,6 +54,9 @@ async def create_item(data: ItemCreate) -> tuple[ItemOut, int, dict[str, str]]:
 
 
 @blueprint.get("")
+{%- if cookiecutter.auth == "jwt" %}
+@require_scope("items:read")
+{%- endif %}
 @validate_querystring(Page)
 @validate_response(ItemPage)
 async def list_items(query_args: Page) -> ItemPage:
@@ -66,6 +74,9 @@ async def list_items(query_args: Page) -> ItemPage:
 
 
 @blueprint.get("/<int:item_id>")
+{%- if cookiecutter.auth == "jwt" %}
+@require_scope("items:read")
+{%- endif %}
 @validate_response(ItemOut)
 @document_response(Problem, 404)
 async def read_item(item_id: int) -> ItemOut:
@@ -73,6 +84,9 @@ async def read_item(item_id: int) -> ItemOut:
 
 
 @blueprint.patch("/<int:item_id>")
+{%- if cookiecutter.auth == "jwt" %}
+@require_scope("items:write")
+{%- endif %}
 @validate_request(ItemUpdate)
 @validate_response(ItemOut)
 @document_response(Problem, 404)
@@ -85,6 +99,9 @@ async def update_item(item_id: int, data: ItemUpdate) -> ItemOut:
 
 
 @blueprint.delete("/<int:item_id>")
+{%- if cookiecutter.auth == "jwt" %}
+@require_scope("items:write")
+{%- endif %}
 @document_response(Problem, 404)
 async def delete_item(item_id: int) -> tuple[str, int]:
     session = get_session()

@@ -1,0 +1,234 @@
+"""Bearer-token authentication (JWT, RFC 6750) and the scopes each view needs.
+
+Tokens are checked for signature, algorithm, ``exp``, ``nbf``, ``iss``, ``aud`` and ``sub``.
+Keys are an HS* secret, or the public keys of a JWKS fetched when the app starts serving
+(and again, at most once a minute, when a token names a key the set does not hold).
+Why a token was refused goes to the log; the caller only learns that it was.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from functools import wraps
+from typing import Any, ParamSpec, TypeVar, cast
+
+import click
+import jwt
+from quart import Quart, current_app, g, request
+from quart_schema import HttpSecurityScheme, security_scheme
+from werkzeug.datastructures import WWWAuthenticate
+from werkzeug.exceptions import Forbidden, Unauthorized
+
+from .config import HMAC_ALGORITHMS, Environment, Settings
+
+EXTENSION_KEY = "auth"
+BEARER = "bearer"
+BEARER_SCHEME = HttpSecurityScheme(scheme="bearer", bearer_format="JWT")
+JWKS_REFRESH_INTERVAL_SECONDS = 60.0
+JWKS_TIMEOUT_SECONDS = 5.0
+REQUIRED_CLAIMS = ["exp", "iss", "aud", "sub"]
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who made the request, and what they may do."""
+
+    subject: str
+    scopes: frozenset[str]
+
+
+class InsufficientScope(Forbidden):
+    """A 403 that says, in WWW-Authenticate, which scope was missing (RFC 6750)."""
+
+    def __init__(self, scope: str) -> None:
+        super().__init__("The token does not grant the scope this request needs.")
+        self.scope = scope
+
+    def get_headers(self, *args: Any, **kwargs: Any) -> list[tuple[str, str]]:
+        headers = super().get_headers(*args, **kwargs)
+        challenge = f'Bearer error="insufficient_scope", scope="{self.scope}"'
+        return [*headers, ("WWW-Authenticate", challenge)]
+
+
+def _unauthorized(error: str | None) -> Unauthorized:
+    challenge = WWWAuthenticate("Bearer", {"error": error} if error else {})
+    return Unauthorized("A valid bearer token is required.", www_authenticate=challenge)
+
+
+class TokenVerifier:
+    """Checks bearer tokens as the settings say."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.algorithms = list(settings.jwt_algorithms)
+        self.issuer = settings.jwt_issuer
+        self.audience = settings.jwt_audience
+        self.leeway = timedelta(seconds=settings.jwt_leeway_seconds)
+        secret = settings.jwt_secret_key
+        self._secret = secret.get_secret_value() if secret else ""
+        self._jwks: jwt.PyJWKClient | None = None
+        if settings.jwt_jwks_url and not set(self.algorithms) <= HMAC_ALGORITHMS:
+            self._jwks = jwt.PyJWKClient(
+                settings.jwt_jwks_url, cache_jwk_set=False, timeout=JWKS_TIMEOUT_SECONDS
+            )
+        self._keys: dict[str, jwt.PyJWK] = {}
+        self._fetched_at = 0.0
+        self._refresh_lock = asyncio.Lock()
+
+    async def start(self) -> None:
+        """Fetch the JWKS (when keys come from one); fails the start when it cannot."""
+        if self._jwks is not None:
+            try:
+                await self._fetch_keys(self._jwks)
+            except jwt.PyJWKClientError as error:
+                raise RuntimeError(
+                    f"Could not fetch the JWKS from {self._jwks.uri}: {error}"
+                ) from error
+
+    async def _fetch_keys(self, client: jwt.PyJWKClient) -> None:
+        keys = await asyncio.to_thread(client.get_signing_keys, True)
+        self._keys = {str(key.key_id): key for key in keys}
+        self._fetched_at = time.monotonic()
+
+    async def _public_key(self, client: jwt.PyJWKClient, key_id: object) -> jwt.PyJWK:
+        if not isinstance(key_id, str):
+            raise jwt.InvalidTokenError("the token names no key (kid)")
+        if key_id not in self._keys:
+            async with self._refresh_lock:
+                stale = time.monotonic() - self._fetched_at > JWKS_REFRESH_INTERVAL_SECONDS
+                if key_id not in self._keys and stale:
+                    try:
+                        await self._fetch_keys(client)
+                    except jwt.PyJWKClientError:
+                        logger.warning("Could not refresh the JWKS", exc_info=True)
+        try:
+            return self._keys[key_id]
+        except KeyError:
+            raise jwt.InvalidTokenError(f"no key {key_id!r} in the JWKS") from None
+
+    async def verify(self, token: str) -> Principal:
+        """The token's principal; raises :class:`jwt.InvalidTokenError` when it is refused."""
+        header = jwt.get_unverified_header(token)
+        algorithm = header.get("alg")
+        if algorithm not in self.algorithms:
+            raise jwt.InvalidAlgorithmError(f"algorithm {algorithm!r} is not accepted")
+        key: jwt.PyJWK | str = self._secret
+        if self._jwks is not None:
+            key = await self._public_key(self._jwks, header.get("kid"))
+        claims = jwt.decode(
+            token,
+            key,
+            algorithms=self.algorithms,
+            audience=self.audience,
+            issuer=self.issuer,
+            leeway=self.leeway,
+            options={"require": REQUIRED_CLAIMS},
+        )
+        return Principal(subject=str(claims["sub"]), scopes=_scopes(claims))
+
+
+def _scopes(claims: dict[str, Any]) -> frozenset[str]:
+    """Scopes from ``scope`` (space-separated, RFC 8693) or ``scp`` (a list or a string)."""
+    found: set[str] = set()
+    for claim in ("scope", "scp"):
+        value = claims.get(claim)
+        if isinstance(value, str):
+            found.update(value.split())
+        elif isinstance(value, list):
+            found.update(str(scope) for scope in value)
+    return frozenset(found)
+
+
+def mint_token(
+    settings: Settings,
+    subject: str,
+    scopes: Iterable[str],
+    lifetime: timedelta = timedelta(hours=1),
+) -> str:
+    """A token signed with the HS* secret: for development and tests, not for production."""
+    if settings.jwt_secret_key is None or not set(settings.jwt_algorithms) <= HMAC_ALGORITHMS:
+        raise ValueError("Only HS* secrets can mint tokens; with a JWKS, your issuer signs them")
+    now = datetime.now(UTC)
+    claims = {
+        "sub": subject,
+        "scope": " ".join(scopes),
+        "iss": settings.jwt_issuer,
+        "aud": settings.jwt_audience,
+        "iat": now,
+        "nbf": now,
+        "exp": now + lifetime,
+    }
+    secret = settings.jwt_secret_key.get_secret_value()
+    return jwt.encode(claims, secret, algorithm=settings.jwt_algorithms[0])
+
+
+async def authenticate() -> Principal:
+    """The request's principal, from its bearer token; a 401 when there is none or it is bad."""
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != BEARER or not token.strip():
+        raise _unauthorized(None)
+    verifier = cast(TokenVerifier, current_app.extensions[EXTENSION_KEY])
+    try:
+        return await verifier.verify(token.strip())
+    except jwt.InvalidTokenError as error:
+        logger.info("Refused a bearer token on %s %s: %s", request.method, request.path, error)
+        raise _unauthorized("invalid_token") from None
+
+
+def require_scope(scope: str) -> Callable[[Callable[P, Awaitable[R]]], Callable[P, Awaitable[R]]]:
+    """Let the view run only for a valid token that grants ``scope`` (shown in the OpenAPI)."""
+
+    def decorator(view: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
+        @wraps(view)
+        async def checked(*args: P.args, **kwargs: P.kwargs) -> R:
+            principal = await authenticate()
+            if scope not in principal.scopes:
+                logger.info(
+                    "Refused %s %s to %s: the token lacks %s",
+                    request.method,
+                    request.path,
+                    principal.subject,
+                    scope,
+                )
+                raise InsufficientScope(scope)
+            g.principal = principal
+            return await view(*args, **kwargs)
+
+        return security_scheme([{BEARER: [scope]}])(checked)
+
+    return decorator
+
+
+def current_principal() -> Principal:
+    """Who made this request (inside a view that :func:`require_scope` guards)."""
+    return cast(Principal, g.principal)
+
+
+def init_app(app: Quart, settings: Settings) -> None:
+    """Check tokens on ``app`` as ``settings`` say, and add the ``mint-token`` command."""
+    verifier = TokenVerifier(settings)
+    app.extensions[EXTENSION_KEY] = verifier
+    app.before_serving(verifier.start)
+
+    @app.cli.command("mint-token")
+    @click.argument("scopes", nargs=-1)
+    @click.option("--subject", default="developer", show_default=True)
+    @click.option("--minutes", default=60, show_default=True, type=click.IntRange(1, 24 * 60))
+    def mint_token_command(scopes: tuple[str, ...], subject: str, minutes: int) -> None:
+        """Print a development token granting SCOPES (e.g. items:read items:write)."""
+        if settings.environment is not Environment.DEVELOPMENT:
+            raise click.ClickException("mint-token only runs in development")
+        try:
+            token = mint_token(settings, subject, scopes, timedelta(minutes=minutes))
+        except ValueError as error:
+            raise click.ClickException(str(error)) from None
+        click.echo(token)

@@ -1,0 +1,55 @@
+"""The OpenAPI document: what quart-schema derives from the views, plus the problems
+(RFC 9457) that every API operation may answer, so clients and fuzzers see them all."""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+from typing import Any
+
+from quart_schema import OpenAPIProvider
+from werkzeug.routing import Rule
+
+from .errors import PROBLEM_JSON, Problem
+
+API_PREFIX = "/api/"
+# Every API operation: the database may be down.
+ALWAYS = (503,)
+# Operations that take a JSON body.
+WITH_BODY = (400, 408, 413, 415, 422)
+# Operations with query parameters.
+WITH_QUERY = (422,)
+# Operations that need a bearer token.
+WITH_SECURITY = (401, 403)
+RATE_LIMITED = (429,)
+
+
+class APIDocument(OpenAPIProvider):
+    def build_paths(self, rule: Rule) -> tuple[dict[str, Any], dict[str, Any]]:
+        paths, components = super().build_paths(rule)
+        problem, problem_components = self.build_response_object(Problem, None)
+        problem_schema = problem["content"].pop("application/json")
+        problem["content"][PROBLEM_JSON] = problem_schema
+        for path, path_item in paths.items():
+            for operation in path_item.values():
+                responses = operation["responses"] = dict(operation["responses"])
+                for status, response in responses.items():
+                    if response.get("content", {}).get("application/json") == problem_schema:
+                        responses[status] = {**problem, "description": response["description"]}
+                if path.startswith(API_PREFIX):
+                    for status in self._problem_statuses(operation):
+                        description = HTTPStatus(status).phrase
+                        responses.setdefault(status, {**problem, "description": description})
+        components.update(problem_components)
+        return paths, components
+
+    def _problem_statuses(self, operation: dict[str, Any]) -> list[int]:
+        statuses = list(ALWAYS)
+        if "requestBody" in operation:
+            statuses.extend(WITH_BODY)
+        if any(parameter["in"] == "query" for parameter in operation["parameters"]):
+            statuses.extend(WITH_QUERY)
+        if operation.get("security"):
+            statuses.extend(WITH_SECURITY)
+        if self._app.config.get("QUART_RATE_LIMITER_ENABLED"):
+            statuses.extend(RATE_LIMITED)
+        return sorted(set(statuses))

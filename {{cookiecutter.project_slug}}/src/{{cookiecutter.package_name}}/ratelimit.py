@@ -1,0 +1,144 @@
+"""Rate limits per client address on every API route (quart-rate-limiter, GCRA).
+
+Over the limit, a request gets a 429 with ``Retry-After``; every limited response carries
+``RateLimit-Limit``, ``RateLimit-Remaining`` and ``RateLimit-Reset``. Health checks, the
+OpenAPI document and docs are never limited.
+{%- if cookiecutter.rate_limit == "memory" %}
+
+The counts live in each worker process's memory: with N workers a client may make up to N
+times the limit. Choose Redis when that matters.
+{%- else %}
+
+The counts live in Redis, shared by every worker and machine. If Redis cannot be reached the
+limiter lets requests through (and logs it) rather than take the API down with it.
+{%- endif %}
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from flask.sansio.blueprints import Blueprint
+from quart import Quart, request
+from quart_rate_limiter import RateLimit, RateLimiter
+from quart_rate_limiter.store import RateLimiterStoreABC
+{%- if cookiecutter.rate_limit == "redis" %}
+from redis import asyncio as redis
+from redis.exceptions import RedisError
+{%- endif %}
+
+from .config import Settings
+
+API_PREFIX = "/api/"
+{%- if cookiecutter.rate_limit == "memory" %}
+# Forget clients whose limit has fully recovered once this many are remembered.
+PRUNE_AT = 10_000
+{%- else %}
+REDIS_TIMEOUT_SECONDS = 0.5
+{%- endif %}
+
+logger = logging.getLogger(__name__)
+{%- if cookiecutter.rate_limit == "memory" %}
+
+
+class MemoryStore(RateLimiterStoreABC):
+    """Theoretical arrival times in a dict that forgets clients who are back to a full limit."""
+
+    def __init__(self) -> None:
+        self._tats: dict[str, datetime] = {}
+
+    async def before_serving(self) -> None:
+        """Nothing to open."""
+
+    async def after_serving(self) -> None:
+        self._tats.clear()
+
+    async def get(self, key: str, default: datetime) -> datetime:
+        return self._tats.get(key, default)
+
+    async def set(self, key: str, tat: datetime) -> None:
+        if len(self._tats) >= PRUNE_AT:
+            self._prune(datetime.now(tat.tzinfo))
+        self._tats[key] = tat
+
+    def _prune(self, now: datetime) -> None:
+        self._tats = {key: tat for key, tat in self._tats.items() if tat > now}
+{%- else %}
+
+
+class RedisStore(RateLimiterStoreABC):
+    """Theoretical arrival times in Redis, each expiring when its client is back to a full limit."""
+
+    def __init__(self, url: str, prefix: str) -> None:
+        self._url = url
+        self._prefix = prefix
+        self._redis: redis.Redis | None = None
+
+    async def before_serving(self) -> None:
+        self._redis = redis.Redis.from_url(
+            self._url,
+            socket_timeout=REDIS_TIMEOUT_SECONDS,
+            socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
+        )
+
+    async def after_serving(self) -> None:
+        if self._redis is not None:
+            await self._redis.aclose()
+            self._redis = None
+
+    @property
+    def _client(self) -> redis.Redis:
+        if self._redis is None:
+            raise RuntimeError("The rate limiter's Redis client is used before serving")
+        return self._redis
+
+    async def get(self, key: str, default: datetime) -> datetime:
+        try:
+            value = await self._client.get(self._prefix + key)
+        except RedisError:
+            logger.warning("Rate limiting is off: Redis is unreachable", exc_info=True)
+            return default
+        return default if value is None else datetime.fromtimestamp(float(value), default.tzinfo)
+
+    async def set(self, key: str, tat: datetime) -> None:
+        try:
+            await self._client.set(
+                self._prefix + key, tat.timestamp(), pxat=int(tat.timestamp() * 1000) + 1
+            )
+        except RedisError:
+            logger.warning("Rate limiting is off: Redis is unreachable", exc_info=True)
+{%- endif %}
+
+
+async def client_address() -> str:
+    """The client's address as the server saw it (or as trusted proxies reported it)."""
+    return request.remote_addr or "unknown"
+
+
+class APIRateLimiter(RateLimiter):
+    """Limits the API only: health checks and docs get neither a limit nor RateLimit headers."""
+
+    def _get_limits_for_view_function(
+        self, view_func: Callable[..., Any], blueprint: Blueprint | None
+    ) -> list[RateLimit]:
+        if not request.path.startswith(API_PREFIX):
+            return []
+        return super()._get_limits_for_view_function(view_func, blueprint)
+
+
+def init_app(app: Quart, settings: Settings) -> None:
+    """Limit every API route of ``app`` as ``settings`` say."""
+    period = timedelta(seconds=settings.rate_limit_period_seconds)
+    APIRateLimiter(
+        app,
+        key_function=client_address,
+{%- if cookiecutter.rate_limit == "memory" %}
+        store=MemoryStore(),
+{%- else %}
+        store=RedisStore(settings.redis_url.get_secret_value(), settings.redis_key_prefix),
+{%- endif %}
+        default_limits=[RateLimit(settings.rate_limit_requests, period)],
+    )

@@ -1,0 +1,54 @@
+"""HTTP hardening: security headers on every response, CORS, and which proxies to believe."""
+
+from __future__ import annotations
+
+from hypercorn.middleware import ProxyFixMiddleware
+from quart import Quart, Response, request
+from quart_cors import cors
+
+from .config import Settings
+
+# A JSON API loads nothing and may be framed by nobody.
+API_POLICY = "default-src 'none'; frame-ancestors 'none'"
+# The docs page (development only) loads Swagger UI from its CDN and starts it inline.
+DOCS_POLICY = (
+    "default-src 'none'; frame-ancestors 'none'; connect-src 'self'; img-src 'self' data:; "
+    "script-src https://cdnjs.cloudflare.com 'unsafe-inline'; style-src https://cdnjs.cloudflare.com"
+)
+DOCS_ENDPOINT = "swagger_ui"
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Cross-Origin-Opener-Policy": "same-origin",
+}
+
+
+def init_app(app: Quart, settings: Settings) -> None:
+    """Harden every response of ``app`` as ``settings`` say."""
+    hsts = f"max-age={settings.hsts_seconds}; includeSubDomains" if settings.hsts_seconds else None
+
+    @app.after_request
+    async def add_security_headers(response: Response) -> Response:
+        response.headers.update(SECURITY_HEADERS)
+        policy = DOCS_POLICY if request.endpoint == DOCS_ENDPOINT else API_POLICY
+        response.headers["Content-Security-Policy"] = policy
+        response.headers.setdefault("Cache-Control", "no-store")
+        if hsts:
+            response.headers["Strict-Transport-Security"] = hsts
+        return response
+
+    if settings.cors_origins:
+        cors(
+            app,
+            allow_origin=settings.cors_origins,
+            allow_credentials=settings.cors_allow_credentials,
+            allow_headers=["Authorization", "Content-Type"],
+            allow_methods=["GET", "POST", "PATCH", "DELETE"],
+            expose_headers=["Location", "Retry-After"],
+        )
+    if settings.trusted_proxy_count:
+        # Believe X-Forwarded-For/-Proto only as far back as the proxies we run.
+        app.asgi_app = ProxyFixMiddleware(  # type: ignore[method-assign]
+            app.asgi_app, mode="legacy", trusted_hops=settings.trusted_proxy_count
+        )

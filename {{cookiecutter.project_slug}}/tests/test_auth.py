@@ -1,0 +1,355 @@
+"""Bearer tokens: real signatures, every claim checked, scopes per view, reasons only in logs."""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from hashlib import sha256
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from quart import Quart
+from quart.testing.app import LifespanError
+from quart.typing import TestClientProtocol as Client
+
+from {{ cookiecutter.package_name }}.app import create_app
+from {{ cookiecutter.package_name }}.auth import mint_token
+from {{ cookiecutter.package_name }}.config import Settings
+
+from .conftest import make_settings, started_app
+
+ITEMS = "/api/v1/items"
+PROBLEM_JSON = "application/problem+json"
+
+
+def claims(settings: Settings, **overrides: Any) -> dict[str, Any]:
+    now = datetime.now(UTC)
+    values = {
+        "sub": "alice",
+        "scope": "items:read items:write",
+        "iss": settings.jwt_issuer,
+        "aud": settings.jwt_audience,
+        "iat": now,
+        "exp": now + timedelta(minutes=5),
+    }
+    values.update(overrides)
+    return {key: value for key, value in values.items() if value is not None}
+
+
+def signed(settings: Settings, **overrides: Any) -> str:
+    secret = settings.jwt_secret_key
+    assert secret is not None
+    return jwt.encode(claims(settings, **overrides), secret.get_secret_value(), algorithm="HS256")
+
+
+async def refused(client: Client, token: str | None, status: int = 401) -> dict[str, Any]:
+    headers = {} if token is None else {"Authorization": f"Bearer {token}"}
+    response = await client.get(ITEMS, headers=headers)
+    assert response.status_code == status
+    assert response.content_type == PROBLEM_JSON
+    assert response.headers["WWW-Authenticate"].startswith("Bearer")
+    body: dict[str, Any] = await response.get_json()
+    return body
+
+
+@pytest.fixture
+def anonymous(app: Quart) -> Client:
+    return app.test_client()
+
+
+async def test_a_valid_token_is_let_in(settings: Settings, anonymous: Client) -> None:
+    token = mint_token(settings, "alice", ["items:read"])
+    response = await anonymous.get(ITEMS, headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 200
+
+
+async def test_no_token_is_a_401_with_a_bearer_challenge(anonymous: Client) -> None:
+    body = await refused(anonymous, None)
+    assert body["status"] == 401
+    response = await anonymous.get(ITEMS, headers={"Authorization": "Basic YTpi"})
+    assert response.status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("overrides", "reason"),
+    [
+        ({"exp": datetime.now(UTC) - timedelta(minutes=5)}, "expired"),
+        ({"nbf": datetime.now(UTC) + timedelta(minutes=5)}, "not yet valid"),
+        ({"iss": "https://someone-else.example"}, "issuer"),
+        ({"aud": "another-service"}, "audience"),
+        ({"exp": None}, "exp"),
+        ({"sub": None}, "sub"),
+    ],
+)
+async def test_bad_claims_are_refused_and_only_the_log_says_why(
+    settings: Settings,
+    anonymous: Client,
+    caplog: pytest.LogCaptureFixture,
+    overrides: dict[str, Any],
+    reason: str,
+) -> None:
+    token = signed(settings, **overrides)
+    with caplog.at_level(logging.INFO):
+        body = await refused(anonymous, token)
+    assert reason in caplog.text.lower()
+    assert reason not in json.dumps(body).lower()
+    assert token not in caplog.text
+
+
+async def test_the_clock_skew_allowance_is_small(settings: Settings, anonymous: Client) -> None:
+    leeway = timedelta(seconds=settings.jwt_leeway_seconds)
+    just_expired = signed(settings, exp=datetime.now(UTC) - leeway / 2)
+    response = await anonymous.get(ITEMS, headers={"Authorization": f"Bearer {just_expired}"})
+    assert response.status_code == 200
+    await refused(anonymous, signed(settings, exp=datetime.now(UTC) - leeway * 2))
+
+
+async def test_a_forged_signature_is_refused(settings: Settings, anonymous: Client) -> None:
+    forged = jwt.encode(claims(settings), "an attacker's guess at the secret!!", algorithm="HS256")
+    await refused(anonymous, forged)
+    header, payload, signature = signed(settings).split(".")
+    await refused(anonymous, f"{header}.{payload}.{signature[::-1]}")
+    await refused(anonymous, "not-a-jwt")
+
+
+async def test_alg_none_is_refused(settings: Settings, anonymous: Client) -> None:
+    unsigned = jwt.encode(claims(settings), "", algorithm="none")
+    await refused(anonymous, unsigned)
+
+
+async def test_an_algorithm_outside_the_settings_is_refused(
+    settings: Settings, anonymous: Client
+) -> None:
+    secret = settings.jwt_secret_key
+    assert secret is not None
+    token = jwt.encode(claims(settings), secret.get_secret_value(), algorithm="HS512")
+    await refused(anonymous, token)
+
+
+async def test_a_missing_scope_is_a_403_naming_it(settings: Settings, anonymous: Client) -> None:
+    reader = {"Authorization": f"Bearer {mint_token(settings, 'reader', ['items:read'])}"}
+    response = await anonymous.post(ITEMS, json={"name": "x"}, headers=reader)
+    assert response.status_code == 403
+    assert response.content_type == PROBLEM_JSON
+    assert response.headers["WWW-Authenticate"] == (
+        'Bearer error="insufficient_scope", scope="items:write"'
+    )
+    writer = {"Authorization": f"Bearer {mint_token(settings, 'writer', ['items:write'])}"}
+    assert (await anonymous.get(ITEMS, headers=writer)).status_code == 403
+    assert (await anonymous.post(ITEMS, json={"name": "x"}, headers=writer)).status_code == 201
+
+
+async def test_scopes_may_come_as_an_scp_list(settings: Settings, anonymous: Client) -> None:
+    token = signed(settings, scope=None, scp=["items:read"])
+    response = await anonymous.get(ITEMS, headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 200
+
+
+async def test_authentication_comes_before_the_body_is_read(anonymous: Client) -> None:
+    response = await anonymous.post(ITEMS, json={"name": ""})
+    assert response.status_code == 401
+
+
+@pytest.mark.parametrize("path", ["/healthz", "/readyz", "/openapi.json"])
+async def test_health_and_the_openapi_document_are_public(anonymous: Client, path: str) -> None:
+    assert (await anonymous.get(path)).status_code == 200
+
+
+async def test_the_openapi_document_shows_the_bearer_scheme_and_scopes(
+    anonymous: Client,
+) -> None:
+    document = await (await anonymous.get("/openapi.json")).get_json()
+    assert document["components"]["securitySchemes"]["bearer"] == {
+        "type": "http",
+        "scheme": "bearer",
+        "bearerFormat": "JWT",
+    }
+    assert document["paths"][ITEMS]["get"]["security"] == [{"bearer": ["items:read"]}]
+    assert document["paths"][ITEMS]["post"]["security"] == [{"bearer": ["items:write"]}]
+    assert "security" not in document["paths"]["/healthz"]["get"]
+    assert {"401", "403"} <= set(document["paths"][ITEMS]["post"]["responses"])
+
+
+def test_mint_token_makes_tokens_the_service_accepts_in_development(settings: Settings) -> None:
+    development = make_settings(settings.database_url, environment="development")
+    runner = create_app(development).test_cli_runner()
+    result = runner.invoke(args=["mint-token", "items:read", "--subject", "dev"])
+    assert result.exit_code == 0, result.output
+    token = result.output.strip()
+    secret = development.jwt_secret_key
+    assert secret is not None
+    decoded = jwt.decode(
+        token,
+        secret.get_secret_value(),
+        algorithms=["HS256"],
+        audience=development.jwt_audience,
+        issuer=development.jwt_issuer,
+    )
+    assert decoded["sub"] == "dev"
+    assert decoded["scope"] == "items:read"
+
+
+def test_mint_token_refuses_to_run_outside_development(settings: Settings) -> None:
+    result = create_app(settings).test_cli_runner().invoke(args=["mint-token", "items:read"])
+    assert result.exit_code != 0
+    assert "only runs in development" in result.output
+
+
+# --- Keys from a JWKS, served by a real local HTTP server ---------------------------------
+
+
+class JWKSServer:
+    """Serves a JSON Web Key Set on 127.0.0.1 and counts how often it is fetched."""
+
+    def __init__(self) -> None:
+        self.keys: dict[str, rsa.RSAPrivateKey] = {}
+        self.fetches = 0
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                server.fetches += 1
+                body = json.dumps(server.jwks()).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                """Quiet."""
+
+        self.http = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.http.server_port}/.well-known/jwks.json"
+        self.thread = threading.Thread(target=self.http.serve_forever, daemon=True)
+
+    def add_key(self, key_id: str) -> rsa.RSAPrivateKey:
+        self.keys[key_id] = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        return self.keys[key_id]
+
+    def jwks(self) -> dict[str, Any]:
+        keys = []
+        for key_id, key in self.keys.items():
+            public = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key()))
+            keys.append({**public, "kid": key_id, "use": "sig", "alg": "RS256"})
+        return {"keys": keys}
+
+
+@pytest.fixture
+def jwks_server() -> Iterator[JWKSServer]:
+    server = JWKSServer()
+    server.add_key("first")
+    server.thread.start()
+    yield server
+    server.http.shutdown()
+    server.http.server_close()
+
+
+@pytest.fixture
+def jwks_settings(settings: Settings, jwks_server: JWKSServer) -> Settings:
+    return make_settings(
+        settings.database_url,
+        jwt_algorithms="RS256",
+        jwt_secret_key=None,
+        jwt_jwks_url=jwks_server.url,
+    )
+
+
+def rs256(settings: Settings, key: rsa.RSAPrivateKey, key_id: str, **overrides: Any) -> str:
+    return jwt.encode(
+        claims(settings, **overrides), key, algorithm="RS256", headers={"kid": key_id}
+    )
+
+
+async def test_jwks_keys_are_fetched_at_startup_and_verify_tokens(
+    jwks_settings: Settings, jwks_server: JWKSServer
+) -> None:
+    async with started_app(jwks_settings) as app:
+        assert jwks_server.fetches == 1
+        client = app.test_client()
+        token = rs256(jwks_settings, jwks_server.keys["first"], "first")
+        for _ in range(3):
+            response = await client.get(ITEMS, headers={"Authorization": f"Bearer {token}"})
+            assert response.status_code == 200
+        assert jwks_server.fetches == 1
+
+
+async def test_algorithm_confusion_is_refused(
+    jwks_settings: Settings, jwks_server: JWKSServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An HS256 token keyed with the public key, hoping it is taken for an HMAC secret."""
+    public_pem = (
+        jwks_server.keys["first"]
+        .public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
+    payload = {
+        key: int(value.timestamp()) if isinstance(value, datetime) else value
+        for key, value in claims(jwks_settings).items()
+    }
+    parts = [
+        jwt.utils.base64url_encode(json.dumps(part).encode())
+        for part in ({"alg": "HS256", "typ": "JWT", "kid": "first"}, payload)
+    ]
+    signing_input = b".".join(parts)
+    signature = jwt.utils.base64url_encode(hmac.new(public_pem, signing_input, sha256).digest())
+    confused = (signing_input + b"." + signature).decode()
+    unsigned = jwt.encode(claims(jwks_settings), "", algorithm="none", headers={"kid": "first"})
+    async with started_app(jwks_settings) as app:
+        with caplog.at_level(logging.INFO):
+            await refused(app.test_client(), confused)
+            await refused(app.test_client(), unsigned)
+    assert "algorithm 'HS256' is not accepted" in caplog.text
+    assert "algorithm 'none' is not accepted" in caplog.text
+
+
+async def test_a_rotated_key_is_fetched_once_then_unknown_keys_are_refused(
+    jwks_settings: Settings, jwks_server: JWKSServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with started_app(jwks_settings) as app:
+        client = app.test_client()
+        new_key = jwks_server.add_key("second")
+        # Pretend the set was fetched long enough ago to be refreshed.
+        monkeypatch.setattr(time, "monotonic", lambda: 1e12)
+        token = rs256(jwks_settings, new_key, "second")
+        response = await client.get(ITEMS, headers={"Authorization": f"Bearer {token}"})
+        assert response.status_code == 200
+        assert jwks_server.fetches == 2
+        stranger = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        for _ in range(3):
+            await refused(client, rs256(jwks_settings, stranger, "third"))
+        assert jwks_server.fetches == 2
+
+
+async def test_a_token_signed_by_another_key_is_refused(
+    jwks_settings: Settings, jwks_server: JWKSServer
+) -> None:
+    stranger = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    app = create_app(jwks_settings)
+    async with app.test_app():
+        await refused(app.test_client(), rs256(jwks_settings, stranger, "first"))
+
+
+async def test_an_unreachable_jwks_fails_the_start(settings: Settings) -> None:
+    app = create_app(
+        make_settings(
+            settings.database_url,
+            jwt_algorithms="RS256",
+            jwt_secret_key=None,
+            jwt_jwks_url="http://127.0.0.1:1/jwks.json",
+        )
+    )
+    with pytest.raises(
+        LifespanError, match=r"Could not fetch the JWKS from http://127\.0\.0\.1:1/"
+    ):
+        async with app.test_app():
+            pass

@@ -1,0 +1,160 @@
+"""Rate limits: per client and route, 429 as problem+json with Retry-After, health exempt."""
+
+from __future__ import annotations
+
+{% if cookiecutter.rate_limit == "redis" -%}
+import asyncio
+{% endif -%}
+from collections.abc import AsyncIterator, Awaitable, Callable
+{%- if cookiecutter.rate_limit == "memory" %}
+from datetime import UTC, datetime, timedelta
+{%- endif %}
+from typing import Any
+
+import pytest
+from quart import Quart
+{%- if cookiecutter.rate_limit == "redis" %}
+from redis import asyncio as redis
+{%- endif %}
+
+from {{ cookiecutter.package_name }}.config import Settings
+{%- if cookiecutter.rate_limit == "memory" %}
+from {{ cookiecutter.package_name }}.ratelimit import PRUNE_AT, MemoryStore
+{%- endif %}
+
+from .conftest import authorization, make_settings, started_app
+
+ITEMS = "/api/v1/items"
+LIMIT = 3
+
+
+Get = Callable[..., Awaitable[Any]]
+
+
+def getter(app: Quart, settings: Settings) -> Get:
+    """GET requests from a given client address, with whatever auth the API needs."""
+
+    async def get(path: str, client: str = "192.0.2.1", **headers: str) -> Any:
+        return await app.test_client().get(
+            path,
+            headers={**authorization(settings), **headers},
+            scope_base={"client": (client, 40000)},
+        )
+
+    return get
+{%- if cookiecutter.rate_limit == "redis" %}
+
+
+@pytest.fixture(autouse=True)
+async def clean_redis(settings: Settings) -> AsyncIterator[None]:
+    """Each test's keys live under its own prefix, deleted afterwards."""
+    yield
+    client = redis.Redis.from_url(settings.redis_url.get_secret_value())
+    try:
+        async for key in client.scan_iter(f"{settings.redis_key_prefix}*"):
+            await client.delete(key)
+    finally:
+        await client.aclose()
+{%- endif %}
+
+
+@pytest.fixture
+async def limited(settings: Settings) -> AsyncIterator[Get]:
+    """GETs to an app that allows LIMIT requests a minute per client and route."""
+    limited = make_settings(
+        settings.database_url,
+        rate_limit_requests=LIMIT,
+        rate_limit_period_seconds=60,
+{%- if cookiecutter.rate_limit == "redis" %}
+        redis_key_prefix=settings.redis_key_prefix,
+{%- endif %}
+    )
+    async with started_app(limited) as app:
+        yield getter(app, limited)
+
+
+async def test_over_the_limit_is_a_429_problem_with_retry_after(limited: Get) -> None:
+    for remaining in reversed(range(LIMIT)):
+        response = await limited(ITEMS)
+        assert response.status_code == 200
+        assert response.headers["RateLimit-Limit"] == str(LIMIT)
+        assert response.headers["RateLimit-Remaining"] == str(remaining)
+
+    response = await limited(ITEMS)
+
+    assert response.status_code == 429
+    assert response.content_type == "application/problem+json"
+    assert (await response.get_json())["status"] == 429
+    assert 0 < int(response.headers["Retry-After"]) <= 60
+    assert response.headers["RateLimit-Remaining"] == "0"
+
+
+async def test_each_client_has_its_own_limit(limited: Get) -> None:
+    for _ in range(LIMIT):
+        await limited(ITEMS, client="192.0.2.1")
+    assert (await limited(ITEMS, client="192.0.2.1")).status_code == 429
+    assert (await limited(ITEMS, client="192.0.2.2")).status_code == 200
+
+
+async def test_a_forged_forwarded_for_does_not_reset_the_limit(limited: Get) -> None:
+    for number in range(LIMIT):
+        await limited(ITEMS, **{"X-Forwarded-For": f"198.51.100.{number}"})
+    response = await limited(ITEMS, **{"X-Forwarded-For": "198.51.100.99"})
+    assert response.status_code == 429
+
+
+@pytest.mark.parametrize("path", ["/healthz", "/readyz", "/openapi.json"])
+async def test_health_checks_and_docs_are_never_limited(limited: Get, path: str) -> None:
+    for _ in range(LIMIT * 3):
+        response = await limited(path)
+        assert response.status_code == 200
+        assert "RateLimit-Limit" not in response.headers
+{%- if cookiecutter.rate_limit == "memory" %}
+
+
+async def test_the_memory_store_forgets_clients_back_to_a_full_limit() -> None:
+    store = MemoryStore()
+    past = datetime.now(UTC) - timedelta(seconds=1)
+    for number in range(PRUNE_AT):
+        await store.set(f"client-{number}", past)
+    future = datetime.now(UTC) + timedelta(minutes=1)
+    await store.set("active", future)
+    assert await store.get("active", past) == future
+    assert await store.get("client-1", future) == future
+{%- else %}
+
+
+async def test_the_limit_is_shared_by_every_worker(settings: Settings) -> None:
+    """Two apps on one Redis stand for two worker processes."""
+    shared = make_settings(
+        settings.database_url,
+        rate_limit_requests=LIMIT,
+        redis_key_prefix=settings.redis_key_prefix,
+    )
+    async with started_app(shared) as first, started_app(shared) as second:
+        workers = [getter(first, shared), getter(second, shared)]
+        statuses = [(await get(ITEMS)).status_code for get in workers * LIMIT]
+    assert statuses.count(200) == LIMIT
+    assert statuses.count(429) == LIMIT
+
+
+async def test_keys_carry_the_prefix_and_expire(limited: Get, settings: Settings) -> None:
+    await limited(ITEMS)
+    client = redis.Redis.from_url(settings.redis_url.get_secret_value())
+    try:
+        keys = [key async for key in client.scan_iter(f"{settings.redis_key_prefix}*")]
+        assert len(keys) == 1
+        assert 0 < await client.pttl(keys[0]) <= 60_000
+    finally:
+        await client.aclose()
+
+
+async def test_an_unreachable_redis_lets_requests_through(settings: Settings) -> None:
+    unreachable = make_settings(
+        settings.database_url, rate_limit_requests=1, redis_url="redis://127.0.0.1:1/0"
+    )
+    async with started_app(unreachable) as app:
+        get = getter(app, unreachable)
+        responses = await asyncio.gather(*(get(ITEMS) for _ in range(3)))
+    assert [response.status_code for response in responses] == [200, 200, 200]
+{%- endif %}

@@ -1,0 +1,129 @@
+"""Hardening on every response: security headers, CORS only where allowed, trusted proxies."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from quart import Quart, request
+from quart.testing import QuartClient
+
+from {{ cookiecutter.package_name }}.app import create_app
+from {{ cookiecutter.package_name }}.config import Settings
+
+from .conftest import authorization, make_settings
+
+ITEMS = "/api/v1/items"
+
+
+@pytest.mark.parametrize("path", ["/healthz", "/readyz", ITEMS, "/nowhere", "/openapi.json"])
+async def test_every_response_carries_the_security_headers(client: QuartClient, path: str) -> None:
+    response = await client.get(path)
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["X-Frame-Options"] == "DENY"
+    assert response.headers["Referrer-Policy"] == "no-referrer"
+    assert response.headers["Content-Security-Policy"] == (
+        "default-src 'none'; frame-ancestors 'none'"
+    )
+    assert response.headers["Cache-Control"] == "no-store"
+    assert "Strict-Transport-Security" not in response.headers
+    assert "Server" not in response.headers
+
+
+async def test_hsts_is_sent_when_configured(database_url: str) -> None:
+    app = create_app(make_settings(database_url, hsts_seconds=31536000))
+    async with app.test_app():
+        response = await app.test_client().get("/healthz")
+    assert response.headers["Strict-Transport-Security"] == "max-age=31536000; includeSubDomains"
+
+
+async def test_the_development_docs_page_may_load_its_cdn_and_nothing_else(
+    database_url: str,
+) -> None:
+    app = create_app(make_settings(database_url, environment="development"))
+    async with app.test_app():
+        response = await app.test_client().get("/docs")
+    assert response.status_code == 200
+    policy = response.headers["Content-Security-Policy"]
+    assert "script-src https://cdnjs.cloudflare.com" in policy
+    assert "frame-ancestors 'none'" in policy
+
+
+async def test_cors_is_off_by_default(client: QuartClient) -> None:
+    response = await client.options(
+        ITEMS,
+        headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"},
+    )
+    assert "Access-Control-Allow-Origin" not in response.headers
+    response = await client.get(ITEMS, headers={"Origin": "https://evil.example"})
+    assert "Access-Control-Allow-Origin" not in response.headers
+
+
+async def test_cors_allows_only_the_configured_origins(database_url: str) -> None:
+    app = create_app(make_settings(database_url, cors_origins="https://app.example"))
+    async with app.test_app():
+        client = app.test_client()
+        preflight = await client.options(
+            ITEMS,
+            headers={
+                "Origin": "https://app.example",
+                "Access-Control-Request-Method": "POST",
+                "Access-Control-Request-Headers": "Authorization, Content-Type",
+            },
+        )
+        other = await client.get("/healthz", headers={"Origin": "https://evil.example"})
+    assert preflight.headers["Access-Control-Allow-Origin"] == "https://app.example"
+    assert "POST" in preflight.headers["Access-Control-Allow-Methods"]
+    assert "Access-Control-Allow-Credentials" not in preflight.headers
+    assert "Access-Control-Allow-Origin" not in other.headers
+
+
+def remote_address_app(settings: Settings) -> Quart:
+    app = create_app(settings)
+
+    @app.get("/whoami")
+    async def whoami() -> str:
+        return request.remote_addr or ""
+
+    return app
+
+
+async def whoami(app: Quart, forwarded_for: str) -> str:
+    """What the app believes the client's address is, over a real ASGI scope."""
+    client = app.test_client()
+    response = await client.get(
+        "/whoami",
+        headers={"X-Forwarded-For": forwarded_for},
+        scope_base={"client": ("10.0.0.9", 5000)},
+    )
+    return await response.get_data(as_text=True)
+
+
+async def test_forwarded_for_is_ignored_without_trusted_proxies(database_url: str) -> None:
+    app = remote_address_app(make_settings(database_url))
+    async with app.test_app():
+        assert await whoami(app, "203.0.113.7") == "10.0.0.9"
+
+
+async def test_forwarded_for_is_believed_only_as_far_as_the_trusted_proxies(
+    database_url: str,
+) -> None:
+    app = remote_address_app(make_settings(database_url, trusted_proxy_count=1))
+    async with app.test_app():
+        # The client forged the first hop; the one proxy we run appended the real one.
+        assert await whoami(app, "1.2.3.4, 203.0.113.7") == "203.0.113.7"
+
+
+async def test_a_body_that_never_finishes_is_a_408(database_url: str) -> None:
+    settings = make_settings(database_url, body_timeout_seconds=0.2)
+    app = create_app(settings)
+    headers = {"Content-Type": "application/json", **authorization(settings)}
+    async with app.test_app():
+        client = app.test_client()
+        async with client.request(ITEMS, method="POST", headers=headers) as connection:
+            await connection.send(b'{"name": ')
+            await asyncio.sleep(0.5)
+            await connection.send_complete()
+            response = await connection.as_response()
+    assert response.status_code == 408
+    assert response.content_type == "application/problem+json"
