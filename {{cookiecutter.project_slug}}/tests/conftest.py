@@ -67,10 +67,15 @@ async def _create_database(url: str) -> None:
         await server.dispose()
 
 
-@pytest.fixture(scope="session")
-def database_url() -> str:
+def fresh_database_url(_directory: Path) -> str:
+    """The test database (created on first use); the tests empty its tables themselves."""
     asyncio.run(_create_database(TEST_DATABASE_URL))
     return TEST_DATABASE_URL
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    return fresh_database_url(tmp_path_factory.getbasetemp())
 
 
 @pytest.fixture
@@ -79,9 +84,14 @@ def unreachable_database_url() -> str:
     return "postgresql+asyncpg://postgres@127.0.0.1:1/nothing"
 {%- else %}
 
+def fresh_database_url(directory: Path) -> str:
+    """A new SQLite file in ``directory``."""
+    return f"sqlite+aiosqlite:///{directory / 'test.db'}"
+
+
 @pytest.fixture
 def database_url(tmp_path: Path) -> str:
-    return f"sqlite+aiosqlite:///{tmp_path / 'test.db'}"
+    return fresh_database_url(tmp_path)
 
 
 @pytest.fixture
@@ -136,8 +146,10 @@ async def empty_tables(engine: AsyncEngine) -> None:
 async def started_app(settings: Settings) -> AsyncIterator[Quart]:
     """An app for ``settings``, started (its before_serving ran), on empty tables."""
     app = create_app(settings)
-    async with app.test_app(), app.app_context():
-        await empty_tables(get_database().engine)
+    async with app.test_app():
+        async with app.app_context():
+            await empty_tables(get_database().engine)
+        # Outside the app context, as in production: each request gets its own (and its own g).
         yield app
 
 
@@ -245,7 +257,7 @@ def settings_environment(settings: Settings) -> dict[str, str]:
     return environment
 
 
-async def _prepare(settings: Settings) -> None:
+async def _empty_tables_of(settings: Settings) -> None:
     engine = create_engine(settings)
     try:
         await empty_tables(engine)
@@ -253,10 +265,15 @@ async def _prepare(settings: Settings) -> None:
         await engine.dispose()
 
 
+def prepare(settings: Settings) -> None:
+    """Empty tables in the database of ``settings`` (from outside any event loop)."""
+    asyncio.run(_empty_tables_of(settings))
+
+
 @pytest.fixture
 def live_server(settings: Settings, tmp_path: Path) -> Iterator[LiveServer]:
     """Empty tables and the service serving them over real HTTP."""
-    asyncio.run(_prepare(settings))
+    prepare(settings)
     server = LiveServer(settings, tmp_path / "server.log")
     try:
         server.wait_until_ready()

@@ -32,6 +32,14 @@ async def test_malformed_json_is_a_400(client: QuartClient) -> None:
     assert "not valid JSON" in body["detail"]
 
 
+async def test_a_body_that_is_not_utf8_is_a_400(client: QuartClient) -> None:
+    response = await client.post(
+        ITEMS, data=b'{"name": "\xe6\x39"}', headers={"Content-Type": "application/json"}
+    )
+    body = await problem_of(response, 400)
+    assert "UTF-8" in body["detail"]
+
+
 async def test_a_body_that_is_not_json_is_a_415(client: QuartClient) -> None:
     response = await client.post(ITEMS, data="name=x", headers={"Content-Type": "text/plain"})
     body = await problem_of(response, 415)

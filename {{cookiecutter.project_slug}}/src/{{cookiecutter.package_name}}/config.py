@@ -54,6 +54,8 @@ class DatabaseSettings(BaseSettings):
     database_url: str = "sqlite+aiosqlite:///var/{{ cookiecutter.package_name }}.db"
 {%- endif %}
     database_echo: bool = False
+    # How long a request waits for a connection (from the pool, or a new one) before a 503.
+    database_timeout_seconds: float = Field(default=5.0, gt=0)
 
     @field_validator("database_url")
     @classmethod

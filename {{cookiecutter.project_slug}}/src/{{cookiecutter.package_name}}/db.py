@@ -51,7 +51,9 @@ class Database:
 def create_engine(settings: DatabaseSettings) -> AsyncEngine:
     """An async engine for ``settings.database_url``, with SQLite set up for concurrent use."""
     url = make_url(settings.database_url)
-    engine = create_async_engine(url, echo=settings.database_echo)
+    engine = create_async_engine(
+        url, echo=settings.database_echo, pool_timeout=settings.database_timeout_seconds
+    )
     if url.get_backend_name() == "sqlite":
         if url.database and url.database != ":memory:":
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)
@@ -66,8 +68,13 @@ def _set_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 {%- else -%}
 def create_engine(settings: DatabaseSettings) -> AsyncEngine:
-    """An async engine for ``settings.database_url``."""
-    return create_async_engine(settings.database_url, echo=settings.database_echo)
+    """An async engine for ``settings.database_url``; waits for a connection are bounded."""
+    return create_async_engine(
+        settings.database_url,
+        echo=settings.database_echo,
+        pool_timeout=settings.database_timeout_seconds,
+        connect_args={"timeout": settings.database_timeout_seconds},
+    )
 {%- endif %}
 
 

@@ -37,6 +37,12 @@ class Problem(BaseModel):
 class JSONRequest(Request):
     """A request whose malformed JSON body is reported with its parse error."""
 
+    async def get_json(self, force: bool = False, silent: bool = False, cache: bool = True) -> Any:
+        try:
+            return await super().get_json(force=force, silent=silent, cache=cache)
+        except UnicodeDecodeError:
+            raise BadRequest("The request body is not valid UTF-8.") from None
+
     def on_json_loading_failed(self, error: Exception) -> Any:
         raise BadRequest(f"The request body is not valid JSON: {error}")
 

@@ -3,8 +3,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from http import HTTPStatus
-from typing import Any
+from typing import Any, TypeVar
 
 from quart_schema import OpenAPIProvider
 from werkzeug.routing import Rule
@@ -21,17 +22,32 @@ WITH_QUERY = (422,)
 # Operations that need a bearer token.
 WITH_SECURITY = (401, 403)
 RATE_LIMITED = (429,)
+NO_CONTENT_ATTRIBUTE = "_answers_no_content"
+
+View = TypeVar("View", bound=Callable[..., Any])
+
+
+def no_content(view: View) -> View:
+    """Document that ``view`` succeeds with 204 No Content (and no body)."""
+    setattr(view, NO_CONTENT_ATTRIBUTE, True)
+    return view
 
 
 class APIDocument(OpenAPIProvider):
     def build_paths(self, rule: Rule) -> tuple[dict[str, Any], dict[str, Any]]:
         paths, components = super().build_paths(rule)
+        view = self._app.view_functions[rule.endpoint]
         problem, problem_components = self.build_response_object(Problem, None)
         problem_schema = problem["content"].pop("application/json")
         problem["content"][PROBLEM_JSON] = problem_schema
         for path, path_item in paths.items():
             for operation in path_item.values():
+                if "requestBody" in operation:
+                    # Every body-taking view needs its body.
+                    operation["requestBody"] = {**operation["requestBody"], "required": True}
                 responses = operation["responses"] = dict(operation["responses"])
+                if getattr(view, NO_CONTENT_ATTRIBUTE, False):
+                    responses[204] = {"description": HTTPStatus(204).phrase}
                 for status, response in responses.items():
                     if response.get("content", {}).get("application/json") == problem_schema:
                         responses[status] = {**problem, "description": response["description"]}

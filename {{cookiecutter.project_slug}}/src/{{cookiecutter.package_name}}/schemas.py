@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic.json_schema import SkipJsonSchema
 
 
 def _storable(text: str) -> str:
@@ -15,8 +16,12 @@ def _storable(text: str) -> str:
     return text
 
 
-Name = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_storable)]
-Description = Annotated[str, Field(max_length=2000), AfterValidator(_storable)]
+# The pattern says "no NUL" in the OpenAPI document too, so clients (and fuzzers) know.
+NO_NUL = r"^[^\x00]*$"
+Name = Annotated[
+    str, Field(min_length=1, max_length=200, pattern=NO_NUL), AfterValidator(_storable)
+]
+Description = Annotated[str, Field(max_length=2000, pattern=NO_NUL), AfterValidator(_storable)]
 
 
 class ItemCreate(BaseModel):
@@ -31,7 +36,8 @@ class ItemUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: Name | None = None
+    # Absent means "unchanged"; the schema shows that name, if sent, is a string.
+    name: Name | SkipJsonSchema[None] = None
     description: Description | None = None
 
     @field_validator("name")
@@ -53,8 +59,12 @@ class ItemOut(BaseModel):
 
 
 class Page(BaseModel):
+    # A misspelt parameter (?limt=5) is an error, not silently the default.
+    model_config = ConfigDict(extra="forbid")
+
     limit: int = Field(default=20, ge=1, le=100)
-    offset: int = Field(default=0, ge=0)
+    # Bounded like ids, so every database takes it (a larger offset finds nothing anyway).
+    offset: int = Field(default=0, ge=0, le=2**31 - 1)
 
 
 class ItemPage(BaseModel):

@@ -17,6 +17,7 @@ from ..auth import require_scope
 from ..db import get_session
 from ..errors import Problem
 from ..models import Item
+from ..openapi import no_content
 from ..schemas import ItemCreate, ItemOut, ItemPage, ItemUpdate, Page
 
 # Ids are 32-bit on every database; a larger one cannot exist (and must not reach the driver).
@@ -99,6 +100,7 @@ async def update_item(item_id: int, data: ItemUpdate) -> ItemOut:
 
 
 @blueprint.delete("/<int:item_id>")
+@no_content
 {%- if cookiecutter.auth == "jwt" %}
 @require_scope("items:write")
 {%- endif %}
