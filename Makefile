@@ -1,9 +1,10 @@
 # quart-skeleton: the template's own commands. Needs only Python 3.11+ and make.
 #   make demo   render the default project and serve it on http://127.0.0.1:8000
 #   make test   the full template test suite
+#   make bench  benchmark the rendered service (writes BENCHMARKS.md)
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test lint clean
+.PHONY: help install demo test lint bench clean
 
 PYTHON ?= python3
 VENV := .venv
@@ -40,6 +41,21 @@ test: install ## Run the whole template test suite
 lint: install ## Lint the template's own Python (the hooks are linted once rendered, by the tests)
 	$(BIN)/ruff check hooks/filters.py tests
 	$(BIN)/ruff format --check hooks/filters.py tests
+
+# Benchmark settings, as make variables or environment variables (empty: the default):
+#   BENCH_VARIANTS     comma-separated variants of bench/bench.py's VARIANTS (default: all)
+#   BENCH_RUNS         interleaved rounds of every (target, endpoint) (3)
+#   BENCH_DURATION     seconds per wrk run (10); BENCH_WARMUP: untimed seconds first (2)
+#   BENCH_CONNECTIONS  wrk connections (50); BENCH_ITEMS: items seeded first (1000)
+#   BENCH_COLD_STARTS  cold starts timed per variant (3); BENCH_RENDER_TO_READY=0 skips that
+#   BENCH_OUTPUT       the report (BENCHMARKS.md); raw figures: BENCH_RESULTS (bench/results.json)
+#   BENCH_BUILD_DIR    where the projects are rendered (build/bench)
+# Quick check: make bench BENCH_VARIANTS=sqlite BENCH_DURATION=1 BENCH_RUNS=1 BENCH_OUTPUT=/tmp/b.md
+# Rewrite BENCHMARKS.md from bench/results.json without running: .venv/bin/python bench/bench.py --report
+BENCH_SCRIPT := bench/bench.py
+
+bench: install ## Benchmark the rendered service (writes BENCHMARKS.md)
+	$(BIN)/python $(BENCH_SCRIPT)
 
 clean: ## Remove the virtual environment and rendered output
 	rm -rf $(VENV) build .pytest_cache .ruff_cache

@@ -1,22 +1,42 @@
 """Rendered projects install, lint (ruff, mypy --strict), migrate and pass their own tests.
 
-Every combination of the options that change code or the interpreter is covered: the
-database, and each supported Python (Quart 0.22 on 3.11/3.12, 0.23 on 3.13).
+A pairwise set of the options that change code or the interpreter: every pair of choices of
+any two of them (Python, database, auth, rate limiting) is installed and tested together.
+Licences change no code; each still appears once. Every full combination is rendered and
+linted by test_matrix.
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from conftest import CHOICES, project_env, render, run
 
-CODE_COMBINATIONS = [
-    {"database": database, "python_version": version}
-    for database in CHOICES["database"]
-    for version in CHOICES["python_version"]
+CODE_OPTIONS = ("python_version", "database", "auth", "rate_limit")
+PAIRWISE = [
+    dict(zip((*CODE_OPTIONS, "license"), row, strict=True))
+    for row in [
+        ("3.11", "sqlite", "jwt", "memory", "MIT"),
+        ("3.11", "postgresql", "none", "none", "BSD-3-Clause"),
+        ("3.11", "sqlite", "none", "redis", "Apache-2.0"),
+        ("3.12", "postgresql", "none", "memory", "GPL-3.0-only"),
+        ("3.12", "sqlite", "jwt", "none", "Proprietary"),
+        ("3.12", "postgresql", "jwt", "redis", "MIT"),
+        ("3.13", "sqlite", "none", "memory", "MIT"),
+        ("3.13", "postgresql", "jwt", "none", "MIT"),
+        ("3.13", "sqlite", "jwt", "redis", "MIT"),
+    ]
 ]
+
+
+def test_the_pairwise_set_covers_every_pair_of_choices() -> None:
+    for first, second in itertools.combinations(CODE_OPTIONS, 2):
+        pairs = {(answers[first], answers[second]) for answers in PAIRWISE}
+        assert pairs == set(itertools.product(CHOICES[first], CHOICES[second])), (first, second)
+    assert {answers["license"] for answers in PAIRWISE} == set(CHOICES["license"])
 
 
 def make(project: Path, target: str, env: dict[str, str]) -> str:
@@ -24,9 +44,7 @@ def make(project: Path, target: str, env: dict[str, str]) -> str:
 
 
 @pytest.mark.parametrize(
-    "answers",
-    CODE_COMBINATIONS,
-    ids=[f"{c['database']}-py{c['python_version']}" for c in CODE_COMBINATIONS],
+    "answers", PAIRWISE, ids=["-".join(answers.values()) for answers in PAIRWISE]
 )
 def test_project_lints_migrates_and_passes_its_tests(
     tmp_path: Path, answers: dict[str, str], postgres_database: Callable[[], str]

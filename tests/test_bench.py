@@ -1,0 +1,79 @@
+"""`make bench` in quick mode: the harness renders, serves, loads and reports the default project.
+
+One short run (1 s per wrk run, one round, the default variant only) written to a temporary
+report, so the benchmark keeps working as the template changes; the figures themselves are
+only checked for being there and positive, since the machine is shared with the other tests.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from conftest import TEMPLATE, project_env, run
+
+ENDPOINTS = {
+    "healthz": "GET /healthz",
+    "item": "GET /api/v1/items/<random id>",
+    "list": "GET /api/v1/items?limit=20",
+    "create": "POST /api/v1/items",
+}
+CONNECTIONS = 50
+HAND_WRITTEN = "These notes were written by hand and must survive a rerun."
+
+
+def test_quick_benchmark_reports_every_endpoint(tmp_path: Path) -> None:
+    report = tmp_path / "BENCHMARKS.md"
+    raw = tmp_path / "results.json"
+    report.write_text(
+        f"# Old report\n\n## Notes and trade-offs\n\n<!-- notes -->\n{HAND_WRITTEN}\n"
+    )
+    env = project_env(
+        BENCH_VARIANTS="sqlite",
+        BENCH_DURATION="1",
+        BENCH_RUNS="1",
+        BENCH_CONNECTIONS=str(CONNECTIONS),
+        BENCH_OUTPUT=str(report),
+        BENCH_RESULTS=str(raw),
+        BENCH_BUILD_DIR=str(tmp_path / "build"),
+    )
+
+    run([sys.executable, "bench/bench.py"], TEMPLATE, env, timeout=600)
+
+    results = json.loads(raw.read_text())
+    text = report.read_text()
+    summary = {(row["target"], row["endpoint"]): row for row in results["summary"]}
+
+    for endpoint, description in ENDPOINTS.items():
+        row = summary[("sqlite-service", endpoint)]
+        assert row["rps"] > 0, row
+        assert row["non_2xx"] == 0, row
+        assert row["vs_hello"] > 0, row
+        assert row["vs_raw"] > 0, row
+        assert f"`{description}`" in text
+    for reference in ("hypercorn-raw", "hypercorn-hello"):
+        assert summary[(reference, "healthz")]["rps"] > 0
+        assert results["targets"][reference]["idle_rss_kib"] > 0
+    assert "raw ASGI" in text
+    assert "Quart hello" in text
+
+    variant = results["variants"]["sqlite"]
+    assert len(variant["cold_start_s"]) == 3
+    assert 0 < variant["cold_start_median_s"] < 60
+    assert variant["render_to_ready"]["total_s"] > 0
+    service = results["targets"]["sqlite-service"]
+    assert service["idle_rss_kib"] > 0
+    assert service["loaded_rss_kib"] >= service["idle_rss_kib"] * 0.9
+    assert "cold start" in text
+    assert "idle RSS" in text
+
+    (writes,) = results["writes"]
+    assert writes["ok_2xx"] > 0
+    assert writes["lost"] == 0, writes
+    # Rows beyond the 2xx count were in flight when wrk closed its sockets: at most one each.
+    assert writes["unacknowledged"] <= CONNECTIONS, writes
+    assert writes["rows_after"] >= 1000 + writes["ok_2xx"]
+
+    assert text.endswith(f"<!-- notes -->\n{HAND_WRITTEN}\n")
+    assert "# Old report" not in text
