@@ -20,6 +20,8 @@ MACHINE_KEYS = ("_output_dir", "_repo_dir", "_checkout")
 # ({package} is the package name).
 UNUSED_WHEN = {
     ("database", "postgresql"): ["tests/test_sqlite.py"],
+    ("server", "uvicorn"): ["hypercorn.toml"],
+    ("server", "granian"): ["hypercorn.toml"],
     ("auth", "none"): ["src/{package}/auth.py", "tests/test_auth.py"],
     ("rate_limit", "none"): [
         "src/{package}/ratelimit.py",

@@ -36,6 +36,7 @@ CHOICES = {
     "python_version": ("3.11", "3.12", "3.13"),
     "license": ("MIT", "BSD-3-Clause", "Apache-2.0", "GPL-3.0-only", "Proprietary"),
     "database": ("sqlite", "postgresql"),
+    "server": ("hypercorn", "uvicorn", "granian"),
     "auth": ("jwt", "none"),
     "rate_limit": ("memory", "none", "redis"),
 }

@@ -27,6 +27,7 @@ DEFAULTS: dict[str, Any] = {
     "python_version": "3.11",
     "license": "MIT",
     "database": "sqlite",
+    "server": "hypercorn",
     "auth": "jwt",
     "rate_limit": "memory",
 }

@@ -1,7 +1,8 @@
 """Rendered projects install, lint (ruff, mypy --strict), migrate and pass their own tests.
 
 A pairwise set of the options that change code or the interpreter: every pair of choices of
-any two of them (Python, database, auth, rate limiting) is installed and tested together.
+any two of them (Python, database, server, auth, rate limiting) is installed and tested
+together (the defaults are installed and tested by test_hostile and make demo).
 Licences change no code; each still appears once. Every full combination is rendered and
 linted by test_matrix.
 """
@@ -15,19 +16,19 @@ from pathlib import Path
 import pytest
 from conftest import CHOICES, project_env, render, run
 
-CODE_OPTIONS = ("python_version", "database", "auth", "rate_limit")
+CODE_OPTIONS = ("python_version", "database", "server", "auth", "rate_limit")
 PAIRWISE = [
     dict(zip((*CODE_OPTIONS, "license"), row, strict=True))
     for row in [
-        ("3.11", "sqlite", "jwt", "memory", "MIT"),
-        ("3.11", "postgresql", "none", "none", "BSD-3-Clause"),
-        ("3.11", "sqlite", "none", "redis", "Apache-2.0"),
-        ("3.12", "postgresql", "none", "memory", "GPL-3.0-only"),
-        ("3.12", "sqlite", "jwt", "none", "Proprietary"),
-        ("3.12", "postgresql", "jwt", "redis", "MIT"),
-        ("3.13", "sqlite", "none", "memory", "MIT"),
-        ("3.13", "postgresql", "jwt", "none", "MIT"),
-        ("3.13", "sqlite", "jwt", "redis", "MIT"),
+        ("3.11", "postgresql", "hypercorn", "jwt", "memory", "MIT"),
+        ("3.11", "sqlite", "uvicorn", "jwt", "none", "BSD-3-Clause"),
+        ("3.11", "postgresql", "granian", "none", "redis", "Apache-2.0"),
+        ("3.12", "postgresql", "hypercorn", "none", "none", "GPL-3.0-only"),
+        ("3.12", "sqlite", "uvicorn", "none", "redis", "Proprietary"),
+        ("3.12", "sqlite", "granian", "jwt", "memory", "MIT"),
+        ("3.13", "sqlite", "hypercorn", "jwt", "redis", "MIT"),
+        ("3.13", "postgresql", "uvicorn", "none", "memory", "MIT"),
+        ("3.13", "postgresql", "granian", "jwt", "none", "MIT"),
     ]
 ]
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import BIN, TEMPLATE, render, run
+from conftest import BIN, CHOICES, TEMPLATE, render, run
 
 LEFTOVER = re.compile(r"\{\{|\{%|%\}|\}\}|(?<!\.)cookiecutter\.(?!json\b)")
 # Files that may legitimately contain braces: Alembic's own Mako template.
@@ -160,3 +160,68 @@ def test_invalid_answers_fail_cleanly_with_one_sentence(
     assert len(errors) == 1
     assert errors[0].removeprefix("ERROR: ").startswith(sentence)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_auth_and_rate_limit_options_add_or_remove_whole_files(tmp_path: Path) -> None:
+    default = render(tmp_path / "default")
+    bare = render(tmp_path / "bare", auth="none", rate_limit="none")
+    redis = render(tmp_path / "redis", rate_limit="redis")
+
+    package = Path("src") / "my_service"
+    for path in [package / "auth.py", Path("tests/test_auth.py"), package / "ratelimit.py"]:
+        assert (default / path).is_file()
+        assert not (bare / path).exists()
+    dependencies = {
+        name: tomllib.loads((project / "pyproject.toml").read_text())["project"]["dependencies"]
+        for name, project in {"default": default, "bare": bare, "redis": redis}.items()
+    }
+    assert "pyjwt[crypto]>=2.10" in dependencies["default"]
+    assert not any("jwt" in d or "rate-limiter" in d for d in dependencies["bare"])
+    assert "redis>=5.2" in dependencies["redis"]
+    assert not any(d.startswith("redis") for d in dependencies["default"])
+    assert "token:" in (default / "Makefile").read_text()
+    assert "token:" not in (bare / "Makefile").read_text()
+    assert "JWT" not in (bare / ".env.example").read_text()
+    assert "def require_scope" not in (bare / package / "app.py").read_text()
+    workflow = yaml.safe_load((redis / ".github" / "workflows" / "ci.yml").read_text())
+    assert workflow["jobs"]["check"]["services"]["redis"]["ports"] == ["6379:6379"]
+
+
+def test_the_development_env_gets_its_own_random_secrets(tmp_path: Path) -> None:
+    project = render(tmp_path)
+    values = dict(
+        line.split("=", 1)
+        for line in (project / ".env").read_text().splitlines()
+        if line and not line.startswith("#")
+    )
+    assert len(values["MY_SERVICE_SECRET_KEY"]) >= 48
+    assert len(values["MY_SERVICE_JWT_SECRET_KEY"]) >= 48
+    assert values["MY_SERVICE_SECRET_KEY"] != values["MY_SERVICE_JWT_SECRET_KEY"]
+
+
+@pytest.mark.parametrize("server", CHOICES["server"])
+def test_the_dockerfile_builds_from_files_that_exist_and_serves_with_the_chosen_server(
+    tmp_path: Path, server: str
+) -> None:
+    """Checked statically: no Docker engine here."""
+    project = render(tmp_path, server=server, python_version="3.12")
+    lines = (project / "Dockerfile").read_text().splitlines()
+    instructions = [line.split(None, 1) for line in lines if line and line[0] not in "# "]
+
+    assert [rest for op, rest in instructions if op == "FROM"] == [
+        "python:3.12-slim AS build",
+        "python:3.12-slim",
+    ]
+    for op, rest in instructions:
+        if op == "COPY" and not rest.startswith("--from"):
+            *sources, _target = rest.split()
+            for source in sources:
+                assert list(project.glob(source)), f"COPY {source}: nothing in the project"
+    assert ("USER", "app") in [tuple(instruction) for instruction in instructions]
+    command = json.loads(next(rest for op, rest in instructions if op == "CMD"))
+    assert command[:3] == ["python", "-m", "my_service.serve"]
+    serve = (project / "src" / "my_service" / "serve.py").read_text()
+    assert f"import {server}" in serve or f"from {server}" in serve
+    assert (project / "hypercorn.toml").exists() == (server == "hypercorn")
+    ignored = (project / ".dockerignore").read_text().splitlines()
+    assert {".env", ".venv"} <= set(ignored)

@@ -133,9 +133,9 @@ def serve(command: list[str], cwd: Path, env: dict[str, str]) -> subprocess.Pope
 
 
 def stop_with_sigterm(process: subprocess.Popen[str]) -> str:
-    """SIGTERM the Hypercorn under ``process``; make exits with Hypercorn's own status."""
-    servers = [pid for pid in descendants(process.pid) if "hypercorn" in command_line(pid)]
-    assert servers, "no hypercorn process found under make"
+    """SIGTERM the server under ``process``; make exits with the server's own status."""
+    servers = [pid for pid in descendants(process.pid) if "my_service.serve" in command_line(pid)]
+    assert servers, "no server process found under make"
     os.kill(servers[0], signal.SIGTERM)
     try:
         output, _ = process.communicate(timeout=30)

@@ -40,6 +40,7 @@ from {{ cookiecutter.package_name }}.db import create_engine, get_database
 from {{ cookiecutter.package_name }}.models import Base
 
 PROJECT = Path(__file__).resolve().parent.parent
+HYPERCORN_CONFIG = PROJECT / "hypercorn.toml"
 # Limits high enough that no test but the rate-limit ones ever meets them.
 UNLIMITED = 1_000_000
 {%- if cookiecutter.auth == "jwt" %}
@@ -197,7 +198,7 @@ def free_port() -> int:
 
 
 class LiveServer:
-    """The service under Hypercorn in a child process, configured like production."""
+    """The service in a child process, started as `make serve` starts it, set up like production."""
 
     def __init__(self, settings: Settings, log: Path) -> None:
         self.port = free_port()
@@ -205,17 +206,11 @@ class LiveServer:
         self.settings = settings
         env = {**os.environ, **settings_environment(settings)}
         command = [
-            sys.executable,
-            "-m",
-            "hypercorn",
-            "--config",
-            str(PROJECT / "hypercorn.toml"),
-            "--bind",
-            f"127.0.0.1:{self.port}",
-            "--workers",
-            "1",
-            "{{ cookiecutter.package_name }}.asgi:app",
+            *(sys.executable, "-m", "{{ cookiecutter.package_name }}.serve"),
+            *("--port", str(self.port), "--workers", "1"),
         ]
+        if HYPERCORN_CONFIG.exists():
+            command += ["--config", str(HYPERCORN_CONFIG)]
         with log.open("wb") as output:
             self.process = subprocess.Popen(
                 command, cwd=log.parent, env=env, stdout=output, stderr=subprocess.STDOUT

@@ -1,4 +1,4 @@
-"""The ASGI entry point for servers: ``hypercorn {{ cookiecutter.package_name }}.asgi:app``."""
+"""The ASGI app object, for any ASGI server: ``{{ cookiecutter.package_name }}.asgi:app``."""
 
 from .app import create_app
 
