@@ -67,10 +67,13 @@ class Variant:
     env: dict[str, str] = field(default_factory=dict)
 
 
-# Add a line to benchmark another combination, e.g. Variant("uvicorn", {"server": "uvicorn"}).
+# One line per combination benchmarked; BENCH_VARIANTS picks some by name.
 VARIANTS = [
     Variant("sqlite", {}),
+    Variant("sqlite-bare", {"auth": "none", "rate_limit": "none"}),
     Variant("postgresql", {"database": "postgresql"}),
+    Variant("uvicorn", {"server": "uvicorn"}),
+    Variant("granian", {"server": "granian"}),
 ]
 
 # Settings every variant runs with: production, as deployed. Unknown ones are ignored by the
@@ -89,7 +92,8 @@ SERVICE_ENV = {
 SERVERS = {
     "hypercorn": "{bin}/hypercorn --config {config_dir}/hypercorn.toml --bind {host}:{port} --workers 1 {target}",
     "uvicorn": "{bin}/uvicorn --host {host} --port {port} --workers 1 {target}",
-    "granian": "{bin}/granian --interface asgi --host {host} --port {port} --workers 1 {target}",
+    # With an access log, like the service (serve.py turns Granian's on).
+    "granian": "{bin}/granian --interface asgi --host {host} --port {port} --workers 1 --access-log {target}",
 }
 
 # name -> (wrk script in bench/lua/, what it requests)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from quart import Quart, request
+from quart import Quart, request, session
 from quart.testing import QuartClient
 
 from {{ cookiecutter.package_name }}.app import create_app
@@ -28,6 +28,18 @@ async def test_every_response_carries_the_security_headers(client: QuartClient, 
     assert response.headers["Cache-Control"] == "no-store"
     assert "Strict-Transport-Security" not in response.headers
     assert "Server" not in response.headers
+
+
+async def test_no_session_cookie_is_ever_set(app: Quart, client: QuartClient) -> None:
+    @app.get("/remember")
+    async def remember() -> str:
+        session["user"] = "someone"
+        return "ok"
+
+    response = await client.get("/remember")
+    assert response.status_code == 500
+    assert "Set-Cookie" not in response.headers
+    assert "Set-Cookie" not in (await client.get(ITEMS)).headers
 
 
 async def test_hsts_is_sent_when_configured(database_url: str) -> None:

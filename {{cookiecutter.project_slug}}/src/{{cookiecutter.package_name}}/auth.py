@@ -31,6 +31,9 @@ BEARER = "bearer"
 BEARER_SCHEME = HttpSecurityScheme(scheme="bearer", bearer_format="JWT")
 JWKS_REFRESH_INTERVAL_SECONDS = 60.0
 JWKS_TIMEOUT_SECONDS = 5.0
+# Verified tokens remembered (their signature is not checked again), and for how long at most.
+VERIFIED_TOKENS = 4096
+VERIFIED_SECONDS = 60.0
 REQUIRED_CLAIMS = ["exp", "iss", "aud", "sub"]
 
 P = ParamSpec("P")
@@ -83,6 +86,7 @@ class TokenVerifier:
         self._keys: dict[str, jwt.PyJWK] = {}
         self._fetched_at = 0.0
         self._refresh_lock = asyncio.Lock()
+        self._verified: dict[str, tuple[Principal, float]] = {}
 
     async def start(self) -> None:
         """Fetch the JWKS (when keys come from one); fails the start when it cannot."""
@@ -116,7 +120,24 @@ class TokenVerifier:
             raise jwt.InvalidTokenError(f"no key {key_id!r} in the JWKS") from None
 
     async def verify(self, token: str) -> Principal:
-        """The token's principal; raises :class:`jwt.InvalidTokenError` when it is refused."""
+        """The token's principal; raises :class:`jwt.InvalidTokenError` when it is refused.
+
+        A token already verified is trusted again, without the signature check, until its
+        ``exp`` or for VERIFIED_SECONDS, whichever comes first.
+        """
+        now = time.time()
+        cached = self._verified.get(token)
+        if cached is not None and cached[1] > now:
+            return cached[0]
+        principal, expires = await self._verify(token)
+        if len(self._verified) >= VERIFIED_TOKENS:
+            self._verified = {key: entry for key, entry in self._verified.items() if entry[1] > now}
+            if len(self._verified) >= VERIFIED_TOKENS:
+                self._verified.clear()
+        self._verified[token] = (principal, min(expires, now + VERIFIED_SECONDS))
+        return principal
+
+    async def _verify(self, token: str) -> tuple[Principal, float]:
         header = jwt.get_unverified_header(token)
         algorithm = header.get("alg")
         if algorithm not in self.algorithms:
@@ -133,7 +154,8 @@ class TokenVerifier:
             leeway=self.leeway,
             options={"require": REQUIRED_CLAIMS},
         )
-        return Principal(subject=str(claims["sub"]), scopes=_scopes(claims))
+        principal = Principal(subject=str(claims["sub"]), scopes=_scopes(claims))
+        return principal, float(claims["exp"])
 
 
 def _scopes(claims: dict[str, Any]) -> frozenset[str]:

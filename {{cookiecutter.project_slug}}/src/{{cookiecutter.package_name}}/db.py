@@ -51,13 +51,22 @@ class Database:
 def create_engine(settings: DatabaseSettings) -> AsyncEngine:
     """An async engine for ``settings.database_url``, with SQLite set up for concurrent use."""
     url = make_url(settings.database_url)
+    if url.get_backend_name() != "sqlite":
+        return create_async_engine(
+            url, echo=settings.database_echo, pool_timeout=settings.database_timeout_seconds
+        )
+    pool: dict[str, Any] = {}
+    if url.database and url.database != ":memory:":
+        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+        # SQLite lets one writer in at a time and a worker runs on one core: one connection
+        # per process queues requests fairly in the pool, where several would race for the
+        # write lock and sleep in SQLite's busy handler (see BENCHMARKS.md). Processes still
+        # share the file through busy_timeout.
+        pool = {"pool_size": 1, "max_overflow": 0}
     engine = create_async_engine(
-        url, echo=settings.database_echo, pool_timeout=settings.database_timeout_seconds
+        url, echo=settings.database_echo, pool_timeout=settings.database_timeout_seconds, **pool
     )
-    if url.get_backend_name() == "sqlite":
-        if url.database and url.database != ":memory:":
-            Path(url.database).parent.mkdir(parents=True, exist_ok=True)
-        event.listen(engine.sync_engine, "connect", _set_sqlite_pragmas)
+    event.listen(engine.sync_engine, "connect", _set_sqlite_pragmas)
     return engine
 
 

@@ -1,10 +1,14 @@
-"""HTTP hardening: security headers on every response, CORS, and which proxies to believe."""
+"""HTTP hardening: security headers on every response, CORS, which proxies to believe, and no
+cookie sessions."""
 
 from __future__ import annotations
 
 from hypercorn.middleware import ProxyFixMiddleware
 from quart import Quart, Response, request
+from quart.sessions import SessionInterface, SessionMixin
+from quart.wrappers import BaseRequestWebsocket
 from quart_cors import cors
+from werkzeug.wrappers import Response as ResponseBase
 
 from .config import Settings
 
@@ -24,8 +28,21 @@ SECURITY_HEADERS = {
 }
 
 
+class NoSessions(SessionInterface):
+    """This API keeps no state in cookies: no signed session cookie is read or written."""
+
+    async def open_session(self, app: Quart, request: BaseRequestWebsocket) -> None:
+        return None
+
+    async def save_session(
+        self, app: Quart, session: SessionMixin, response: Response | ResponseBase | None
+    ) -> None:
+        """Never called: Quart saves no null session."""
+
+
 def init_app(app: Quart, settings: Settings) -> None:
     """Harden every response of ``app`` as ``settings`` say."""
+    app.session_interface = NoSessions()  # type: ignore[assignment]
     hsts = f"max-age={settings.hsts_seconds}; includeSubDomains" if settings.hsts_seconds else None
 
     @app.after_request
