@@ -9,6 +9,7 @@ the session is closed in teardown, which rolls back whatever the request did not
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 {%- if cookiecutter.database == "sqlite" %}
 from pathlib import Path
@@ -103,10 +104,14 @@ def init_app(app: Quart, settings: DatabaseSettings) -> None:
 
     @app.teardown_request
     async def close_session(_error: BaseException | None) -> None:
-        """Closing returns the connection and rolls back whatever was not committed."""
+        """Closing returns the connection and rolls back whatever was not committed.
+
+        Shielded: when a client disconnects, the server cancels the request, and a close cut
+        short would leave the pool to reset (and log) a connection still in use.
+        """
         session: AsyncSession | None = g.pop("db_session", None)
         if session is not None:
-            await session.close()
+            await asyncio.shield(session.close())
 
 
 def get_database() -> Database:
