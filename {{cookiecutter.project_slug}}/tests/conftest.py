@@ -252,7 +252,8 @@ def settings_environment(settings: Settings) -> dict[str, str]:
     return environment
 
 
-async def _empty_tables_of(settings: Settings) -> None:
+async def empty_tables_of(settings: Settings) -> None:
+    """Empty tables in the database of ``settings``, with an engine of its own."""
     engine = create_engine(settings)
     try:
         await empty_tables(engine)
@@ -262,7 +263,7 @@ async def _empty_tables_of(settings: Settings) -> None:
 
 def prepare(settings: Settings) -> None:
     """Empty tables in the database of ``settings`` (from outside any event loop)."""
-    asyncio.run(_empty_tables_of(settings))
+    asyncio.run(empty_tables_of(settings))
 
 
 @pytest.fixture

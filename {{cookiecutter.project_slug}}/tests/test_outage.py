@@ -19,9 +19,8 @@ from sqlalchemy import make_url
 from {{ cookiecutter.package_name }}.app import create_app
 from {{ cookiecutter.package_name }}.blueprints.health import READINESS_TIMEOUT_SECONDS
 from {{ cookiecutter.package_name }}.config import Settings
-from {{ cookiecutter.package_name }}.db import create_engine
 
-from .conftest import authorization, empty_tables, make_settings
+from .conftest import authorization, empty_tables_of, make_settings
 
 ITEMS = "/api/v1/items"
 # A 503 must come this fast: the readiness timeout, plus slack for a busy machine.
@@ -167,14 +166,6 @@ async def wait_until_ready(app: Quart) -> float:
     return recovered
 
 
-async def prepare(settings: Settings) -> None:
-    engine = create_engine(settings)
-    try:
-        await empty_tables(engine)
-    finally:
-        await engine.dispose()
-
-
 async def test_a_database_down_at_startup_gives_503s_until_it_comes_up(outage: Outage) -> None:
     await outage.down()
     settings = outage_settings(outage)
@@ -184,7 +175,7 @@ async def test_a_database_down_at_startup_gives_503s_until_it_comes_up(outage: O
         await assert_unavailable(app, headers)
 
         await outage.up()
-        await prepare(settings)
+        await empty_tables_of(settings)
         await wait_until_ready(app)
 
         created = await app.test_client().post(ITEMS, json={"name": "after"}, headers=headers)
@@ -197,7 +188,7 @@ async def test_a_database_down_at_startup_gives_503s_until_it_comes_up(outage: O
 async def test_a_database_lost_while_serving_gives_503s_then_recovers(outage: Outage) -> None:
     settings = outage_settings(outage)
     headers = authorization(settings)
-    await prepare(settings)
+    await empty_tables_of(settings)
     app = create_app(settings)
     async with app.test_app():
         client = app.test_client()
@@ -217,7 +208,7 @@ async def test_a_database_lost_while_serving_gives_503s_then_recovers(outage: Ou
 async def test_a_database_that_stops_answering_gives_503s_not_hangs(outage: Outage) -> None:
     settings = outage_settings(outage)
     headers = authorization(settings)
-    await prepare(settings)
+    await empty_tables_of(settings)
     app = create_app(settings)
     async with app.test_app():
         await outage.stall()
