@@ -683,9 +683,12 @@ def service_env(
     return answers, env, database, authorization
 
 
-def serve_command(prepared: Prepared, port: int) -> list[str]:
+def start_service(prepared: Prepared, label: str, log_dir: Path) -> Server:
+    """The variant's own `make serve` on a free port, one worker pinned to SERVER_CORE."""
+    port = free_port()
     make = ["make", "--no-print-directory", "-C", str(prepared.project), "serve"]
-    return pinned(SERVER_CORE, [*make, f"HOST={HOST}", f"PORT={port}", "WORKERS=1"])
+    command = pinned(SERVER_CORE, [*make, f"HOST={HOST}", f"PORT={port}", "WORKERS=1"])
+    return start_server(label, command, prepared.project, prepared.env, log_dir, port)
 
 
 def prepare(variant: Variant, config: Config, databases: Databases) -> Prepared:
@@ -909,15 +912,7 @@ def start_targets(
     references: dict[str, list[Target]] = {}
     for variant in config.variants:
         prepared = prepare(variant, config, databases)
-        port = free_port()
-        server = start_server(
-            f"{variant.name}-service",
-            serve_command(prepared, port),
-            prepared.project,
-            prepared.env,
-            log_dir,
-            port,
-        )
+        server = start_service(prepared, f"{variant.name}-service", log_dir)
         servers.append(server)
         prepared.service = server
         wait_ready(server, "/readyz")
@@ -1068,15 +1063,7 @@ def cold_starts(
     log(f"{name}: {config.cold_starts} cold starts")
     times, idle = [], []
     for _ in range(config.cold_starts):
-        port = free_port()
-        server = start_server(
-            f"{name}-cold-start",
-            serve_command(prepared, port),
-            prepared.project,
-            prepared.env,
-            log_dir,
-            port,
-        )
+        server = start_service(prepared, f"{name}-cold-start", log_dir)
         servers.append(server)
         try:
             times.append(wait_ready(server, "/readyz"))
@@ -1112,11 +1099,8 @@ def render_to_ready(
     _, env, _, _ = service_env(project, variant, databases)
     phases["install"] = run(["make", "-C", str(project), "install"], project, env, "make install")
     phases["migrate"] = run(["make", "-C", str(project), "migrate"], project, env, "make migrate")
-    port = free_port()
     second = Prepared(variant, project, prepared.answers, env, prepared.server_name)
-    server = start_server(
-        f"{variant.name}-render-to-ready", serve_command(second, port), project, env, log_dir, port
-    )
+    server = start_service(second, f"{variant.name}-render-to-ready", log_dir)
     servers.append(server)
     try:
         phases["serve"] = wait_ready(server, "/readyz")

@@ -12,24 +12,20 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any{% if cookiecutter.auth == "none" %}, cast{% endif %}
+from typing import Any
 
 import httpx
 import pytest
 from quart import Quart
 from quart.testing import QuartClient
-{%- if cookiecutter.auth == "jwt" %}
 from quart.wrappers import Response
-{%- endif %}
 {%- if cookiecutter.database == "postgresql" %}
 from sqlalchemy import make_url, text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 {%- else %}
 from sqlalchemy.ext.asyncio import AsyncEngine
 {%- endif %}
-{%- if cookiecutter.auth == "jwt" %}
 from werkzeug.datastructures import Headers
-{%- endif %}
 
 from {{ cookiecutter.package_name }}.app import create_app
 {%- if cookiecutter.auth == "jwt" %}
@@ -160,35 +156,26 @@ async def app(settings: Settings) -> AsyncIterator[Quart]:
         yield app
 
 
-{%- if cookiecutter.auth == "jwt" %}
+class AuthorizedClient(QuartClient):
+    """A test client whose requests carry ``authorization`` headers, unless they set their own."""
 
-
-class BearerClient(QuartClient):
-    """A test client whose requests carry a token with every scope, unless they set their own."""
-
-    token = ""
+    def __init__(self, app: Quart, authorization: dict[str, str]) -> None:
+        super().__init__(app)
+        self.authorization = authorization
 
     async def open(
         self, path: str, *, headers: dict[str, str] | Headers | None = None, **kwargs: Any
     ) -> Response:
         headers = Headers(headers)
-        headers.setdefault("Authorization", f"Bearer {self.token}")
+        for name, value in self.authorization.items():
+            headers.setdefault(name, value)
         return await super().open(path, headers=headers, **kwargs)
 
 
 @pytest.fixture
 def client(app: Quart, settings: Settings) -> QuartClient:
-    """A client with a valid token for every scope; use ``app.test_client()`` for none."""
-    client = BearerClient(app)
-    client.token = authorization(settings)["Authorization"].removeprefix("Bearer ")
-    return client
-{%- else %}
-
-
-@pytest.fixture
-def client(app: Quart) -> QuartClient:
-    return cast(QuartClient, app.test_client())
-{%- endif %}
+    """A client whose requests pass auth{% if cookiecutter.auth == "jwt" %} (a token with every scope); ``app.test_client()`` has none{% endif %}."""
+    return AuthorizedClient(app, authorization(settings))
 
 
 def free_port() -> int:

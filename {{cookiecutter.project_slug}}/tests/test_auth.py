@@ -22,7 +22,7 @@ from quart.testing.app import LifespanError
 from quart.typing import TestClientProtocol as Client
 
 from {{ cookiecutter.package_name }}.app import create_app
-from {{ cookiecutter.package_name }}.auth import mint_token
+from {{ cookiecutter.package_name }}.auth import current_principal, mint_token, require_scope
 from {{ cookiecutter.package_name }}.config import Settings
 
 from .conftest import make_settings, started_app
@@ -146,6 +146,23 @@ async def test_a_missing_scope_is_a_403_naming_it(settings: Settings, anonymous:
     writer = {"Authorization": f"Bearer {mint_token(settings, 'writer', ['items:write'])}"}
     assert (await anonymous.get(ITEMS, headers=writer)).status_code == 403
     assert (await anonymous.post(ITEMS, json={"name": "x"}, headers=writer)).status_code == 201
+
+
+async def test_a_guarded_view_knows_who_called(settings: Settings, app: Quart) -> None:
+    @app.get("/api/v1/whoami")
+    @require_scope("items:read")
+    async def whoami() -> dict[str, object]:
+        principal = current_principal()
+        return {"subject": principal.subject, "scopes": sorted(principal.scopes)}
+
+    token = mint_token(settings, "alice", ["items:read", "items:write"])
+    response = await app.test_client().get(
+        "/api/v1/whoami", headers={"Authorization": f"Bearer {token}"}
+    )
+    assert await response.get_json() == {
+        "subject": "alice",
+        "scopes": ["items:read", "items:write"],
+    }
 
 
 async def test_scopes_may_come_as_an_scp_list(settings: Settings, anonymous: Client) -> None:

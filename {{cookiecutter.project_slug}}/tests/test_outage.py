@@ -20,7 +20,7 @@ from {{ cookiecutter.package_name }}.app import create_app
 from {{ cookiecutter.package_name }}.blueprints.health import READINESS_TIMEOUT_SECONDS
 from {{ cookiecutter.package_name }}.config import Settings
 
-from .conftest import authorization, empty_tables_of, make_settings
+from .conftest import authorization, empty_tables_of, make_settings{% if cookiecutter.database == "postgresql" %}, started_app{% endif %}
 
 ITEMS = "/api/v1/items"
 # A 503 must come this fast: the readiness timeout, plus slack for a busy machine.
@@ -188,9 +188,7 @@ async def test_a_database_down_at_startup_gives_503s_until_it_comes_up(outage: O
 async def test_a_database_lost_while_serving_gives_503s_then_recovers(outage: Outage) -> None:
     settings = outage_settings(outage)
     headers = authorization(settings)
-    await empty_tables_of(settings)
-    app = create_app(settings)
-    async with app.test_app():
+    async with started_app(settings) as app:
         client = app.test_client()
         before = await client.post(ITEMS, json={"name": "before"}, headers=headers)
         assert before.status_code == 201
@@ -208,9 +206,7 @@ async def test_a_database_lost_while_serving_gives_503s_then_recovers(outage: Ou
 async def test_a_database_that_stops_answering_gives_503s_not_hangs(outage: Outage) -> None:
     settings = outage_settings(outage)
     headers = authorization(settings)
-    await empty_tables_of(settings)
-    app = create_app(settings)
-    async with app.test_app():
+    async with started_app(settings) as app:
         await outage.stall()
         await assert_unavailable(app, headers)
 

@@ -149,7 +149,9 @@ async def test_keys_carry_the_prefix_and_expire(limited: Get, settings: Settings
         await client.aclose()
 
 
-async def test_an_unreachable_redis_lets_requests_through(settings: Settings) -> None:
+async def test_an_unreachable_redis_lets_requests_through_and_says_so_once(
+    settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
     unreachable = make_settings(
         settings.database_url, rate_limit_requests=1, redis_url="redis://127.0.0.1:1/0"
     )
@@ -157,4 +159,6 @@ async def test_an_unreachable_redis_lets_requests_through(settings: Settings) ->
         get = getter(app, unreachable)
         responses = await asyncio.gather(*(get(ITEMS) for _ in range(3)))
     assert [response.status_code for response in responses] == [200, 200, 200]
+    warnings = [record for record in caplog.records if "Redis is unreachable" in record.message]
+    assert len(warnings) == 1
 {%- endif %}

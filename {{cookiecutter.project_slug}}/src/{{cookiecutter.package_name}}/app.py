@@ -9,7 +9,7 @@ from quart import Quart
 from quart_schema import Info, QuartSchema
 
 from . import {% if cookiecutter.auth == "jwt" %}auth, {% endif %}db, {% if cookiecutter.rate_limit != "none" %}ratelimit, {% endif %}security
-from .blueprints import health, items
+from .blueprints import API_PREFIX, health, items
 from .config import Environment, Settings
 from .errors import register_error_handlers
 from .openapi import APIDocument
@@ -51,7 +51,7 @@ def create_app(settings: Settings | None = None) -> Quart:
     app.json = JSONProvider(app)
 
     app.register_blueprint(health.blueprint)
-    app.register_blueprint(items.blueprint, url_prefix="/api/v1/items")
+    app.register_blueprint(items.blueprint, url_prefix=f"{API_PREFIX}v1/items")
 
     register_error_handlers(app)
     return app

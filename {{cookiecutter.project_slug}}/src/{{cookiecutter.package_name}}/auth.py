@@ -24,7 +24,7 @@ from quart_schema import HttpSecurityScheme, security_scheme
 from werkzeug.datastructures import WWWAuthenticate
 from werkzeug.exceptions import Forbidden, Unauthorized
 
-from .config import HMAC_ALGORITHMS, Environment, Settings
+from .config import Environment, Settings
 
 EXTENSION_KEY = "auth"
 BEARER = "bearer"
@@ -79,7 +79,7 @@ class TokenVerifier:
         secret = settings.jwt_secret_key
         self._secret = secret.get_secret_value() if secret else ""
         self._jwks: jwt.PyJWKClient | None = None
-        if settings.jwt_jwks_url and not set(self.algorithms) <= HMAC_ALGORITHMS:
+        if settings.jwt_jwks_url and not settings.jwt_uses_secret:
             self._jwks = jwt.PyJWKClient(
                 settings.jwt_jwks_url, cache_jwk_set=False, timeout=JWKS_TIMEOUT_SECONDS
             )
@@ -177,7 +177,7 @@ def mint_token(
     lifetime: timedelta = timedelta(hours=1),
 ) -> str:
     """A token signed with the HS* secret: for development and tests, not for production."""
-    if settings.jwt_secret_key is None or not set(settings.jwt_algorithms) <= HMAC_ALGORITHMS:
+    if settings.jwt_secret_key is None or not settings.jwt_uses_secret:
         raise ValueError("Only HS* secrets can mint tokens; with a JWKS, your issuer signs them")
     now = datetime.now(UTC)
     claims = {

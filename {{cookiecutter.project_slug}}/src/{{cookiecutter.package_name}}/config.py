@@ -106,7 +106,7 @@ class Settings(DatabaseSettings):
     redis_key_prefix: str = "{{ cookiecutter.project_slug }}:rate-limit:"
 {%- endif %}
 
-    @field_validator({% if cookiecutter.auth == "jwt" %}"cors_origins", "jwt_algorithms"{% else %}"cors_origins"{% endif %}, mode="before")
+    @field_validator("cors_origins"{% if cookiecutter.auth == "jwt" %}, "jwt_algorithms"{% endif %}, mode="before")
     @classmethod
     def _split_commas(cls, value: object) -> object:
         if isinstance(value, str):
@@ -133,7 +133,7 @@ class Settings(DatabaseSettings):
         if algorithms & HMAC_ALGORITHMS and algorithms & PUBLIC_KEY_ALGORITHMS:
             # Mixing them invites algorithm confusion (a public key used as an HMAC secret).
             raise ValueError(f"{ENV_PREFIX}JWT_ALGORITHMS must not mix HS* with public-key ones")
-        if algorithms <= HMAC_ALGORITHMS:
+        if self.jwt_uses_secret:
             if self.jwt_secret_key is None:
                 raise ValueError(f"{ENV_PREFIX}JWT_SECRET_KEY is required for HS* tokens")
             if self.environment is not Environment.DEVELOPMENT:
@@ -145,6 +145,11 @@ class Settings(DatabaseSettings):
         ):
             raise ValueError(f"{ENV_PREFIX}JWT_JWKS_URL must be https:// in production")
         return self
+
+    @property
+    def jwt_uses_secret(self) -> bool:
+        """Tokens are HS* ones, signed with JWT_SECRET_KEY (else keys come from the JWKS)."""
+        return set(self.jwt_algorithms) <= HMAC_ALGORITHMS
 {%- endif %}
 
     @model_validator(mode="after")

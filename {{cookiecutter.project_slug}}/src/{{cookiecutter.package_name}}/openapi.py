@@ -4,15 +4,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import cached_property
 from http import HTTPStatus
 from typing import Any, TypeVar
 
 from quart_schema import OpenAPIProvider
 from werkzeug.routing import Rule
 
+from .blueprints import API_PREFIX
 from .errors import PROBLEM_JSON, Problem
 
-API_PREFIX = "/api/"
 # Every API operation: the database may be down.
 ALWAYS = (503,)
 # Operations that take a JSON body.
@@ -34,12 +35,18 @@ def no_content(view: View) -> View:
 
 
 class APIDocument(OpenAPIProvider):
+    @cached_property
+    def _problem(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The problem+json response object (and its schemas), built once."""
+        problem, components = self.build_response_object(Problem, None)
+        problem["content"] = {PROBLEM_JSON: problem["content"]["application/json"]}
+        return problem, components
+
     def build_paths(self, rule: Rule) -> tuple[dict[str, Any], dict[str, Any]]:
         paths, components = super().build_paths(rule)
         view = self._app.view_functions[rule.endpoint]
-        problem, problem_components = self.build_response_object(Problem, None)
-        problem_schema = problem["content"].pop("application/json")
-        problem["content"][PROBLEM_JSON] = problem_schema
+        problem, problem_components = self._problem
+        problem_schema = problem["content"][PROBLEM_JSON]
         for path, path_item in paths.items():
             for operation in path_item.values():
                 if "requestBody" in operation:

@@ -17,6 +17,9 @@ limiter lets requests through (and logs it) rather than take the API down with i
 from __future__ import annotations
 
 import logging
+{%- if cookiecutter.rate_limit == "redis" %}
+import time
+{%- endif %}
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -30,14 +33,15 @@ from redis import asyncio as redis
 from redis.exceptions import RedisError
 {%- endif %}
 
+from .blueprints import API_PREFIX
 from .config import Settings
 
-API_PREFIX = "/api/"
-{%- if cookiecutter.rate_limit == "memory" %}
+{% if cookiecutter.rate_limit == "memory" -%}
 # Forget clients whose limit has fully recovered once this many are remembered.
 PRUNE_AT = 10_000
-{%- else %}
+{%- else -%}
 REDIS_TIMEOUT_SECONDS = 0.5
+WARN_EVERY_SECONDS = 60.0
 {%- endif %}
 
 logger = logging.getLogger(__name__)
@@ -76,6 +80,7 @@ class RedisStore(RateLimiterStoreABC):
         self._url = url
         self._prefix = prefix
         self._redis: redis.Redis | None = None
+        self._warned_at = -WARN_EVERY_SECONDS
 
     async def before_serving(self) -> None:
         self._redis = redis.Redis.from_url(
@@ -99,7 +104,7 @@ class RedisStore(RateLimiterStoreABC):
         try:
             value = await self._client.get(self._prefix + key)
         except RedisError:
-            logger.warning("Rate limiting is off: Redis is unreachable", exc_info=True)
+            self._unreachable()
             return default
         return default if value is None else datetime.fromtimestamp(float(value), default.tzinfo)
 
@@ -109,6 +114,13 @@ class RedisStore(RateLimiterStoreABC):
                 self._prefix + key, tat.timestamp(), pxat=int(tat.timestamp() * 1000) + 1
             )
         except RedisError:
+            self._unreachable()
+
+    def _unreachable(self) -> None:
+        """Say so in the log, at most once a minute: an outage must not flood it."""
+        now = time.monotonic()
+        if now - self._warned_at >= WARN_EVERY_SECONDS:
+            self._warned_at = now
             logger.warning("Rate limiting is off: Redis is unreachable", exc_info=True)
 {%- endif %}
 
