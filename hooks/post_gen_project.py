@@ -19,7 +19,7 @@ MACHINE_KEYS = ("_output_dir", "_repo_dir", "_checkout")
 # Files that only one choice of an option uses: (option, choice) -> files to delete
 # ({package} is the package name).
 UNUSED_WHEN = {
-    ("database", "postgresql"): ["tests/test_sqlite.py"],
+    ("database", "postgresql"): ["src/{package}/sqlite.py", "tests/test_sqlite.py"],
     ("server", "uvicorn"): ["hypercorn.toml"],
     ("server", "granian"): ["hypercorn.toml"],
     ("auth", "none"): ["src/{package}/auth.py", "tests/test_auth.py"],

@@ -159,6 +159,7 @@ def test_post_gen_removes_options_not_chosen(tmp_path: Path) -> None:
             file.write_text("")
     module.remove_unused(tmp_path, answers)
     assert not (tmp_path / "tests" / "test_sqlite.py").exists()
+    assert not (tmp_path / "src" / answers["package_name"] / "sqlite.py").exists()
 
 
 def test_post_gen_writes_a_secret_only_into_dotenv(tmp_path: Path) -> None:

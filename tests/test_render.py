@@ -92,6 +92,7 @@ def test_the_api_renders_overrides(tmp_path: Path) -> None:
     assert "asyncpg>=0.30" in pyproject["dependencies"]
     assert not any("aiosqlite" in dependency for dependency in pyproject["dependencies"])
     assert not (project / "tests" / "test_sqlite.py").exists()
+    assert not (project / "src" / "order_desk" / "sqlite.py").exists()
     assert "Apache License" in (project / "LICENSE").read_text()
     assert "ORDER_DESK_DATABASE_URL=postgresql+asyncpg://" in (project / ".env.example").read_text()
     workflow = yaml.safe_load((project / ".github" / "workflows" / "ci.yml").read_text())

@@ -56,6 +56,11 @@ class DatabaseSettings(BaseSettings):
     database_echo: bool = False
     # How long a request waits for a connection (from the pool, or a new one) before a 503.
     database_timeout_seconds: float = Field(default=5.0, gt=0)
+{%- if cookiecutter.database == "sqlite" %}
+    # SQLite calls run on the event loop (fast); false: in aiosqlite's thread, so that long
+    # queries do not hold up the worker's other requests (see sqlite.py).
+    database_sqlite_inline: bool = True
+{%- endif %}
 
     @field_validator("database_url")
     @classmethod

@@ -11,16 +11,11 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-{%- if cookiecutter.database == "sqlite" %}
-from pathlib import Path
-from typing import Any, cast
-{%- else %}
 from typing import cast
-{%- endif %}
 
 from quart import Quart, current_app, g
 {%- if cookiecutter.database == "sqlite" %}
-from sqlalchemy import event, make_url
+from sqlalchemy import make_url
 {%- endif %}
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -30,16 +25,11 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from .config import DatabaseSettings
+{%- if cookiecutter.database == "sqlite" %}
+from .sqlite import create_sqlite_engine
+{%- endif %}
 
 EXTENSION_KEY = "database"
-{%- if cookiecutter.database == "sqlite" %}
-SQLITE_PRAGMAS = (
-    "PRAGMA foreign_keys=ON",
-    "PRAGMA journal_mode=WAL",
-    "PRAGMA synchronous=NORMAL",
-    "PRAGMA busy_timeout=5000",
-)
-{%- endif %}
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,32 +40,14 @@ class Database:
 
 {% if cookiecutter.database == "sqlite" -%}
 def create_engine(settings: DatabaseSettings) -> AsyncEngine:
-    """An async engine for ``settings.database_url``, with SQLite set up for concurrent use."""
-    url = make_url(settings.database_url)
-    if url.get_backend_name() != "sqlite":
-        return create_async_engine(
-            url, echo=settings.database_echo, pool_timeout=settings.database_timeout_seconds
-        )
-    pool: dict[str, Any] = {}
-    if url.database and url.database != ":memory:":
-        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
-        # SQLite lets one writer in at a time and a worker runs on one core: one connection
-        # per process queues requests fairly in the pool, where several would race for the
-        # write lock and sleep in SQLite's busy handler (see BENCHMARKS.md). Processes still
-        # share the file through busy_timeout.
-        pool = {"pool_size": 1, "max_overflow": 0}
-    engine = create_async_engine(
-        url, echo=settings.database_echo, pool_timeout=settings.database_timeout_seconds, **pool
+    """An async engine for ``settings.database_url``; waits for a connection are bounded."""
+    if make_url(settings.database_url).get_backend_name() == "sqlite":
+        return create_sqlite_engine(settings)
+    return create_async_engine(
+        settings.database_url,
+        echo=settings.database_echo,
+        pool_timeout=settings.database_timeout_seconds,
     )
-    event.listen(engine.sync_engine, "connect", _set_sqlite_pragmas)
-    return engine
-
-
-def _set_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    for pragma in SQLITE_PRAGMAS:
-        cursor.execute(pragma)
-    cursor.close()
 {%- else -%}
 def create_engine(settings: DatabaseSettings) -> AsyncEngine:
     """An async engine for ``settings.database_url``; waits for a connection are bounded."""

@@ -20,12 +20,9 @@ import logging
 {%- if cookiecutter.rate_limit == "redis" %}
 import time
 {%- endif %}
-from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any
 
-from flask.sansio.blueprints import Blueprint
-from quart import Quart, request
+from quart import Quart, Response, request
 from quart_rate_limiter import RateLimit, RateLimiter
 from quart_rate_limiter.store import RateLimiterStoreABC
 {%- if cookiecutter.rate_limit == "redis" %}
@@ -131,14 +128,17 @@ async def client_address() -> str:
 
 
 class APIRateLimiter(RateLimiter):
-    """Limits the API only: health checks and docs get neither a limit nor RateLimit headers."""
+    """Limits the API only: health checks and docs get neither a limit nor RateLimit headers,
+    and cost no lookup."""
 
-    def _get_limits_for_view_function(
-        self, view_func: Callable[..., Any], blueprint: Blueprint | None
-    ) -> list[RateLimit]:
-        if not request.path.startswith(API_PREFIX):
-            return []
-        return super()._get_limits_for_view_function(view_func, blueprint)
+    async def _before_request(self) -> None:
+        if request.path.startswith(API_PREFIX):
+            await super()._before_request()
+
+    async def _after_request(self, response: Response) -> Response:
+        if request.path.startswith(API_PREFIX):
+            return await super()._after_request(response)
+        return response
 
 
 def init_app(app: Quart, settings: Settings) -> None:

@@ -1,0 +1,80 @@
+"""SQLite set up for a service: one connection per process, WAL, and calls on the event loop.
+
+aiosqlite hands every call (cursor, execute, fetch, close, commit, rollback) to a thread of its
+own and the result back through the event loop: five or six hand-offs per query, each costing
+more than SQLite's own work (a read by primary key takes about 10 µs). With
+``DATABASE_SQLITE_INLINE`` on, the default, the calls run on the event loop instead and the
+thread only opens and closes the connection. The price: a query holds up the worker's other
+requests for as long as it runs, so turn it off if the service runs long queries (reports, big
+scans) and its other requests must not wait for them. See BENCHMARKS.md for both figures.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+from typing import Any, TypeVar
+
+import aiosqlite
+from sqlalchemy import event, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from .config import DatabaseSettings
+
+T = TypeVar("T")
+
+PRAGMAS = (
+    "PRAGMA foreign_keys=ON",
+    "PRAGMA journal_mode=WAL",
+    "PRAGMA synchronous=NORMAL",
+    "PRAGMA busy_timeout=5000",
+)
+
+
+class InlineConnection(aiosqlite.Connection):
+    """An aiosqlite connection that makes its calls on the event loop, not in its thread."""
+
+    async def _execute(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        if not self._running or not self._connection:
+            raise ValueError("Connection closed")
+        return fn(*args, **kwargs)
+
+
+def connect_inline(database: str, **kwargs: Any) -> InlineConnection:
+    """What ``aiosqlite.connect`` does, with an :class:`InlineConnection`."""
+    return InlineConnection(partial(sqlite3.connect, database, **kwargs), iter_chunk_size=64)
+
+
+def create_sqlite_engine(settings: DatabaseSettings) -> AsyncEngine:
+    """An async engine for the SQLite database at ``settings.database_url``."""
+    url = make_url(settings.database_url)
+    pool: dict[str, Any] = {}
+    if url.database and url.database != ":memory:":
+        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+        # SQLite lets one writer in at a time and a worker runs on one core: one connection
+        # per process queues requests fairly in the pool, where several would race for the
+        # write lock and sleep in SQLite's busy handler (see BENCHMARKS.md). Processes still
+        # share the file through busy_timeout.
+        pool = {"pool_size": 1, "max_overflow": 0}
+    engine = create_async_engine(
+        url, echo=settings.database_echo, pool_timeout=settings.database_timeout_seconds, **pool
+    )
+    event.listen(engine.sync_engine, "connect", _set_pragmas)
+    if settings.database_sqlite_inline:
+        event.listen(engine.sync_engine, "do_connect", _connect_inline)
+    return engine
+
+
+def _connect_inline(_dialect: Any, _record: Any, _args: list[Any], params: dict[str, Any]) -> None:
+    # SQLAlchemy's aiosqlite adapter calls this instead of aiosqlite.connect, with its usual
+    # arguments (the file name, check_same_thread=False, ...).
+    params["async_creator_fn"] = connect_inline
+
+
+def _set_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    for pragma in PRAGMAS:
+        cursor.execute(pragma)
+    cursor.close()
