@@ -11,6 +11,7 @@ from sqlalchemy import text
 
 from {{ cookiecutter.package_name }}.config import DatabaseSettings
 from {{ cookiecutter.package_name }}.db import create_engine
+from {{ cookiecutter.package_name }}.sqlite import runs_inline
 
 from .conftest import AuthorizedClient, authorization, make_settings, started_app
 
@@ -35,6 +36,7 @@ async def test_sqlite_runs_on_the_event_loop_unless_turned_off(
     url = f"sqlite+aiosqlite:///{tmp_path / 'service.db'}"
     settings = DatabaseSettings(_env_file=None, database_url=url, database_sqlite_inline=inline)
     engine = create_engine(settings)
+    assert runs_inline(engine) is inline
     try:
         async with engine.connect() as connection:
             driver = (await connection.get_raw_connection()).driver_connection

@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import (
 
 from .config import DatabaseSettings
 {%- if cookiecutter.database == "sqlite" %}
-from .sqlite import create_sqlite_engine
+from .sqlite import create_sqlite_engine, runs_inline
 {%- endif %}
 
 EXTENSION_KEY = "database"
@@ -36,6 +36,9 @@ EXTENSION_KEY = "database"
 class Database:
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
+    # Whether closing a session waits on the driver, so that a cancelled request could cut it
+    # short (every driver but SQLite on the event loop).
+    close_waits: bool = True
 
 
 {% if cookiecutter.database == "sqlite" -%}
@@ -67,7 +70,11 @@ def init_app(app: Quart, settings: DatabaseSettings) -> None:
     async def connect() -> None:
         engine = create_engine(settings)
         sessions = async_sessionmaker(engine, expire_on_commit=False)
+{%- if cookiecutter.database == "sqlite" %}
+        app.extensions[EXTENSION_KEY] = Database(engine, sessions, not runs_inline(engine))
+{%- else %}
         app.extensions[EXTENSION_KEY] = Database(engine, sessions)
+{%- endif %}
 
     @app.after_serving
     async def disconnect() -> None:
@@ -78,12 +85,18 @@ def init_app(app: Quart, settings: DatabaseSettings) -> None:
     async def close_session(_error: BaseException | None) -> None:
         """Closing returns the connection and rolls back whatever was not committed.
 
-        Shielded: when a client disconnects, the server cancels the request, and a close cut
-        short would leave the pool to reset (and log) a connection still in use.
+        When a client disconnects, the server cancels the request, and a close cut short
+        would leave the pool to reset (and log) a connection still in use: a close that waits
+        is shielded. One that does not (SQLite on the event loop) cannot be cut short, and
+        gives the connection back at once rather than a turn of the event loop later.
         """
         session: AsyncSession | None = g.pop("db_session", None)
-        if session is not None:
+        if session is None:
+            return
+        if get_database().close_waits:
             await asyncio.shield(session.close())
+        else:
+            await session.close()
 
 
 def get_database() -> Database:
