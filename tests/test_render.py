@@ -58,7 +58,7 @@ def test_the_command_line_renders_the_defaults(tmp_path: Path) -> None:
     pyproject = tomllib.loads((project / "pyproject.toml").read_text())
     assert pyproject["project"]["name"] == "my-service"
     assert pyproject["project"]["requires-python"] == ">=3.11"
-    assert "aiosqlite>=0.21" in pyproject["project"]["dependencies"]
+    assert "aiosqlite>=0.22" in pyproject["project"]["dependencies"]
     assert not (project / "licenses").exists()
     assert (project / "LICENSE").read_text().startswith("MIT License")
     workflow = yaml.safe_load((project / ".github" / "workflows" / "ci.yml").read_text())
