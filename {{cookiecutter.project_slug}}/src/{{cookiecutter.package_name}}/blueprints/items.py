@@ -12,6 +12,7 @@ from quart_schema import (
     validate_response,
 )
 from sqlalchemy import bindparam, func, select
+from werkzeug.datastructures import Headers
 
 {% if cookiecutter.auth == "jwt" -%}
 from ..auth import require_scope
@@ -59,13 +60,14 @@ async def _get_item(item_id: int) -> Item:
 {%- endif %}
 @validate_request(ItemCreate)
 @validate_response(ItemOut, 201)
-async def create_item(data: ItemCreate) -> tuple[ItemOut, int, dict[str, str]]:
+async def create_item(data: ItemCreate) -> tuple[ItemOut, int, Headers]:
     session = get_session()
     item = Item(name=data.name, description=data.description)
     session.add(item)
     await session.commit()
-    location = url_for("items.read_item", item_id=item.id)
-    return ItemOut.model_validate(item), 201, {"Location": location}
+    # Headers, not a dict: quart-schema would build a pydantic TypeAdapter to convert a dict.
+    location = Headers({"Location": url_for("items.read_item", item_id=item.id)})
+    return ItemOut.model_validate(item), 201, location
 
 
 @blueprint.get("")
