@@ -3,11 +3,12 @@ calls made on the event loop unless that is turned off."""
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import make_url, text
 
 from {{ cookiecutter.package_name }}.config import DatabaseSettings
 from {{ cookiecutter.package_name }}.db import create_engine
@@ -18,12 +19,14 @@ from .conftest import AuthorizedClient, authorization, make_settings, started_ap
 
 async def test_every_connection_gets_the_pragmas(tmp_path: Path) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path / 'nested' / 'service.db'}"
-    engine = create_engine(DatabaseSettings(_env_file=None, database_url=url))
+    settings = DatabaseSettings(_env_file=None, database_url=url, database_timeout_seconds=2.5)
+    engine = create_engine(settings)
     try:
         async with engine.connect() as connection:
             assert await connection.scalar(text("PRAGMA foreign_keys")) == 1
             assert await connection.scalar(text("PRAGMA journal_mode")) == "wal"
-            assert await connection.scalar(text("PRAGMA busy_timeout")) == 5000
+            # Another process's write lock is waited for as long as the database timeout.
+            assert await connection.scalar(text("PRAGMA busy_timeout")) == 2500
     finally:
         await engine.dispose()
     assert (tmp_path / "nested" / "service.db").exists()
@@ -58,3 +61,30 @@ async def test_the_api_works_with_sqlite_in_its_thread(database_url: str) -> Non
         assert (await read.get_json())["name"] == "threaded"
         assert (await client.delete(created.headers["Location"])).status_code == 204
         assert (await client.get(created.headers["Location"])).status_code == 404
+
+
+@pytest.mark.parametrize("inline", [True, False])
+async def test_a_write_lock_held_by_another_process_is_a_503_until_it_is_released(
+    database_url: str, inline: bool
+) -> None:
+    settings = make_settings(
+        database_url, database_timeout_seconds=0.2, database_sqlite_inline=inline
+    )
+    async with started_app(settings) as app:
+        client = AuthorizedClient(app, authorization(settings))
+        other_process = sqlite3.connect(str(make_url(database_url).database))
+        other_process.execute("BEGIN IMMEDIATE")
+        try:
+            locked = await client.post("/api/v1/items", json={"name": "waits"})
+            read = await client.get("/api/v1/items")
+        finally:
+            other_process.rollback()
+            other_process.close()
+        created = await client.post("/api/v1/items", json={"name": "after"})
+
+    assert locked.status_code == 503
+    assert locked.headers["Retry-After"] == "5"
+    # WAL: readers are never blocked by a writer.
+    assert read.status_code == 200
+    assert created.status_code == 201
+    assert (await created.get_json())["name"] == "after"

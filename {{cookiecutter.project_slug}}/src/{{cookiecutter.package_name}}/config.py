@@ -54,7 +54,8 @@ class DatabaseSettings(BaseSettings):
     database_url: str = "sqlite+aiosqlite:///var/{{ cookiecutter.package_name }}.db"
 {%- endif %}
     database_echo: bool = False
-    # How long a request waits for a connection (from the pool, or a new one) before a 503.
+    # How long a request waits for a connection (from the pool, or a new one){% if cookiecutter.database == "sqlite" %}, or for
+    # another process's write lock on SQLite,{% endif %} before a 503.
     database_timeout_seconds: float = Field(default=5.0, gt=0)
 {%- if cookiecutter.database == "sqlite" %}
     # SQLite calls run on the event loop (fast); false: in aiosqlite's thread, so that long

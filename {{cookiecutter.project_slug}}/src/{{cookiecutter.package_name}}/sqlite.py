@@ -29,7 +29,6 @@ PRAGMAS = (
     "PRAGMA foreign_keys=ON",
     "PRAGMA journal_mode=WAL",
     "PRAGMA synchronous=NORMAL",
-    "PRAGMA busy_timeout=5000",
 )
 
 
@@ -61,7 +60,16 @@ def create_sqlite_engine(settings: DatabaseSettings) -> AsyncEngine:
     engine = create_async_engine(
         url, echo=settings.database_echo, pool_timeout=settings.database_timeout_seconds, **pool
     )
-    event.listen(engine.sync_engine, "connect", _set_pragmas)
+    # Another process's write lock is waited for as long as a connection from the pool.
+    busy_timeout = f"PRAGMA busy_timeout={round(settings.database_timeout_seconds * 1000)}"
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def set_pragmas(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        for pragma in (*PRAGMAS, busy_timeout):
+            cursor.execute(pragma)
+        cursor.close()
+
     if settings.database_sqlite_inline:
         event.listen(engine.sync_engine, "do_connect", _connect_inline)
     return engine
@@ -76,10 +84,3 @@ def _connect_inline(_dialect: Any, _record: Any, _args: list[Any], params: dict[
     # SQLAlchemy's aiosqlite adapter calls this instead of aiosqlite.connect, with its usual
     # arguments (the file name, check_same_thread=False, ...).
     params["async_creator_fn"] = connect_inline
-
-
-def _set_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    for pragma in PRAGMAS:
-        cursor.execute(pragma)
-    cursor.close()
