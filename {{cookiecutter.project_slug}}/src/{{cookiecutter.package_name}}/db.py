@@ -71,7 +71,9 @@ def init_app(app: Quart, settings: DatabaseSettings) -> None:
         engine = create_engine(settings)
         sessions = async_sessionmaker(engine, expire_on_commit=False)
 {%- if cookiecutter.database == "sqlite" %}
-        app.extensions[EXTENSION_KEY] = Database(engine, sessions, not runs_inline(engine))
+        app.extensions[EXTENSION_KEY] = Database(
+            engine, sessions, close_waits=not runs_inline(engine)
+        )
 {%- else %}
         app.extensions[EXTENSION_KEY] = Database(engine, sessions)
 {%- endif %}
