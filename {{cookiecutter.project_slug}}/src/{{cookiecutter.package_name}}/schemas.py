@@ -58,13 +58,18 @@ class ItemOut(BaseModel):
     updated_at: datetime
 
 
+# Ids (and so offsets) are 32-bit on every database: a larger one cannot exist, and must not
+# reach the driver.
+MAX_ID = 2**31 - 1
+
+
 class Page(BaseModel):
     # A misspelt parameter (?limt=5) is an error, not silently the default.
     model_config = ConfigDict(extra="forbid")
 
     limit: int = Field(default=20, ge=1, le=100)
     # Bounded like ids, so every database takes it (a larger offset finds nothing anyway).
-    offset: int = Field(default=0, ge=0, le=2**31 - 1)
+    offset: int = Field(default=0, ge=0, le=MAX_ID)
 
 
 class ItemPage(BaseModel):

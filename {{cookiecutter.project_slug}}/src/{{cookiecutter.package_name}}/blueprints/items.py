@@ -21,10 +21,7 @@ from ..db import get_session
 from ..errors import Problem
 from ..models import Item
 from ..openapi import no_content
-from ..schemas import ItemCreate, ItemOut, ItemPage, ItemUpdate, Page
-
-# Ids are 32-bit on every database; a larger one cannot exist (and must not reach the driver).
-MAX_ID = 2**31 - 1
+from ..schemas import MAX_ID, ItemCreate, ItemOut, ItemPage, ItemUpdate, Page
 
 # Reads select rows from the table (SQLAlchemy Core): a response made from a row needs no ORM
 # object, identity map or unit of work. Writes go through the ORM. The statements are built
