@@ -8,19 +8,22 @@ import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 {%- if cookiecutter.rate_limit == "memory" %}
 from datetime import UTC, datetime, timedelta
+{%- else %}
+from datetime import timedelta
 {%- endif %}
 from typing import Any
 
 import pytest
-from quart import Quart
+from quart import Blueprint, Quart
+from quart_rate_limiter import RateLimit, rate_limit
+from quart_rate_limiter.store import MemoryStore as LibraryStore
 {%- if cookiecutter.rate_limit == "redis" %}
 from redis import asyncio as redis
 {%- endif %}
 
+from {{ cookiecutter.package_name }}.blueprints import api
 from {{ cookiecutter.package_name }}.config import Settings
-{%- if cookiecutter.rate_limit == "memory" %}
-from {{ cookiecutter.package_name }}.ratelimit import PRUNE_AT, MemoryStore
-{%- endif %}
+from {{ cookiecutter.package_name }}.ratelimit import {% if cookiecutter.rate_limit == "memory" %}PRUNE_AT, {% endif %}APIRateLimiter, {% if cookiecutter.rate_limit == "memory" %}MemoryStore, {% endif %}client_address
 
 from .conftest import authorization, make_settings, started_app
 
@@ -101,6 +104,40 @@ async def test_a_forged_forwarded_for_does_not_reset_the_limit(limited: Get) -> 
         await limited(ITEMS, **{"X-Forwarded-For": f"198.51.100.{number}"})
     response = await limited(ITEMS, **{"X-Forwarded-For": "198.51.100.99"})
     assert response.status_code == 429
+
+
+async def test_a_route_may_add_a_tighter_limit_of_its_own() -> None:
+    app = Quart(__name__)
+    # The limiter hangs off the API blueprint's name: this one stands in for it.
+    resources = Blueprint(api.blueprint.name, __name__, url_prefix="/api/v1")
+
+    @resources.get("/tight")
+    @rate_limit(1, timedelta(seconds=10))
+    async def tight() -> str:
+        return "tight"
+
+    @resources.get("/loose")
+    async def loose() -> str:
+        return "loose"
+
+    app.register_blueprint(resources)
+    default = RateLimit(LIMIT, timedelta(minutes=1))
+    APIRateLimiter(app, key_function=client_address, store=LibraryStore(), default_limits=[default])
+
+    async with app.test_app():
+        client = app.test_client()
+        first = await client.get("/api/v1/tight")
+        second = await client.get("/api/v1/tight")
+        other = await client.get("/api/v1/loose")
+
+    assert first.status_code == 200
+    # The headers speak for the limit with the shortest period.
+    assert (first.headers["RateLimit-Limit"], first.headers["RateLimit-Remaining"]) == ("1", "0")
+    assert second.status_code == 429
+    assert 0 < int(second.headers["Retry-After"]) <= 10
+    assert other.status_code == 200
+    assert other.headers["RateLimit-Limit"] == str(LIMIT)
+    assert other.headers["RateLimit-Remaining"] == str(LIMIT - 1)
 
 
 @pytest.mark.parametrize("path", ["/healthz", "/readyz", "/openapi.json"])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from quart import Quart, request, session
+from quart import Quart, Response, request, session
 from quart.testing import QuartClient
 
 from {{ cookiecutter.package_name }}.app import create_app
@@ -28,6 +28,26 @@ async def test_every_response_carries_the_security_headers(client: QuartClient, 
     assert response.headers["Cache-Control"] == "no-store"
     assert "Strict-Transport-Security" not in response.headers
     assert "Server" not in response.headers
+
+
+async def test_a_view_keeps_its_own_caching_and_a_crash_keeps_the_headers(
+    app: Quart, client: QuartClient
+) -> None:
+    @app.get("/cacheable")
+    async def cacheable() -> Response:
+        return Response("ok", headers={"Cache-Control": "max-age=60"})
+
+    @app.get("/crash")
+    async def crash() -> str:
+        raise RuntimeError("boom")
+
+    cached = await client.get("/cacheable")
+    assert cached.headers.getlist("Cache-Control") == ["max-age=60"]
+    assert cached.headers["X-Content-Type-Options"] == "nosniff"
+    crashed = await client.get("/crash")
+    assert crashed.status_code == 500
+    assert crashed.headers["X-Frame-Options"] == "DENY"
+    assert crashed.headers.getlist("Cache-Control") == ["no-store"]
 
 
 async def test_no_session_cookie_is_ever_set(app: Quart, client: QuartClient) -> None:

@@ -51,6 +51,29 @@ async def test_sqlite_runs_on_the_event_loop_unless_turned_off(
     assert (thread == threading.get_ident()) is inline
 
 
+@pytest.mark.parametrize("inline", [True, False])
+async def test_a_transaction_left_open_is_rolled_back_when_the_pool_takes_it_back(
+    tmp_path: Path, inline: bool
+) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'service.db'}"
+    settings = DatabaseSettings(_env_file=None, database_url=url, database_sqlite_inline=inline)
+    engine = create_engine(settings)
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(text("CREATE TABLE notes (body TEXT)"))
+        async with engine.connect() as connection:
+            # Behind SQLAlchemy's back: the driver begins a transaction it never ends.
+            driver = (await connection.get_raw_connection()).driver_connection
+            assert driver is not None
+            await driver.execute("INSERT INTO notes VALUES ('uncommitted')")
+            assert driver.in_transaction
+        async with engine.connect() as connection:
+            assert await connection.scalar(text("SELECT count(*) FROM notes")) == 0
+            assert not driver.in_transaction
+    finally:
+        await engine.dispose()
+
+
 async def test_the_api_works_with_sqlite_in_its_thread(database_url: str) -> None:
     settings = make_settings(database_url, database_sqlite_inline=False)
     async with started_app(settings) as app:

@@ -9,8 +9,8 @@ from quart import Quart
 from quart_schema import Info, QuartSchema
 
 from . import {% if cookiecutter.auth == "jwt" %}auth, {% endif %}db, {% if cookiecutter.rate_limit != "none" %}ratelimit, {% endif %}security
-from .blueprints import API_PREFIX, health, items
-from .config import Environment, Settings
+from .blueprints import api, health
+from .config import Settings
 from .errors import register_error_handlers
 from .openapi import APIDocument
 from .serialization import JSONProvider
@@ -43,15 +43,14 @@ def create_app(settings: Settings | None = None) -> Quart:
 {%- if cookiecutter.auth == "jwt" %}
         security_schemes={auth.BEARER: auth.BEARER_SCHEME},
 {%- endif %}
-        # Interactive docs load assets from a CDN: development only.
-        swagger_ui_path="/docs" if settings.environment is Environment.DEVELOPMENT else None,
+        swagger_ui_path=security.DOCS_PATH if settings.docs_enabled else None,
         redoc_ui_path=None,
         scalar_ui_path=None,
     )
     app.json = JSONProvider(app)
 
     app.register_blueprint(health.blueprint)
-    app.register_blueprint(items.blueprint, url_prefix=f"{API_PREFIX}v1/items")
+    app.register_blueprint(api.blueprint)
 
     register_error_handlers(app)
     return app

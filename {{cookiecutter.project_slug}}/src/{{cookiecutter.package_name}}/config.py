@@ -169,6 +169,12 @@ class Settings(DatabaseSettings):
         _check_secret(self.secret_key, "SECRET_KEY")
         return self
 
+    @property
+    def docs_enabled(self) -> bool:
+        """Whether the interactive docs page is served: it loads assets from a CDN, so only in
+        development."""
+        return self.environment is Environment.DEVELOPMENT
+
     def quart_config(self) -> dict[str, Any]:
         """The Quart configuration keys these settings imply."""
         secret = self.secret_key.get_secret_value() if self.secret_key else None

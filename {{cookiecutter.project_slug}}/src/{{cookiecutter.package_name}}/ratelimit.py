@@ -20,17 +20,20 @@ import logging
 {%- if cookiecutter.rate_limit == "redis" %}
 import time
 {%- endif %}
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from math import ceil
+from typing import cast
 
-from quart import Quart, Response, request
-from quart_rate_limiter import RateLimit, RateLimiter
+from quart import Quart, Response, current_app, g, request
+from quart_rate_limiter import RateLimit, RateLimiter, RateLimitExceeded
 from quart_rate_limiter.store import RateLimiterStoreABC
 {%- if cookiecutter.rate_limit == "redis" %}
 from redis import asyncio as redis
 from redis.exceptions import RedisError
 {%- endif %}
 
-from .blueprints import API_PREFIX
+from .blueprints import api
 from .config import Settings
 
 {% if cookiecutter.rate_limit == "memory" -%}
@@ -40,6 +43,9 @@ PRUNE_AT = 10_000
 REDIS_TIMEOUT_SECONDS = 0.5
 WARN_EVERY_SECONDS = 60.0
 {%- endif %}
+
+# The library's switch (app.config), which RateLimiter(enabled=...) sets.
+ENABLED = "QUART_RATE_LIMITER_ENABLED"
 
 logger = logging.getLogger(__name__)
 {%- if cookiecutter.rate_limit == "memory" %}
@@ -127,17 +133,86 @@ async def client_address() -> str:
     return request.remote_addr or "unknown"
 
 
+@dataclass(frozen=True, slots=True)
+class Window:
+    """Where a client stands against one limit: its theoretical arrival time (GCRA) at ``now``."""
+
+    limit: RateLimit
+    tat: datetime
+    now: datetime
+
+    @property
+    def wait_seconds(self) -> float:
+        """How far the client is ahead of the limit's steady rate."""
+        return (self.tat - self.now).total_seconds()
+
+    @property
+    def refused(self) -> bool:
+        """A burst of the whole limit is spent: one more request would exceed it."""
+        return self.wait_seconds > self.limit.period.total_seconds() - self.limit.inverse
+
+    def after_one_more(self) -> Window:
+        return Window(self.limit, self.tat + timedelta(seconds=self.limit.inverse), self.now)
+
+    def headers(self) -> list[tuple[str, str]]:
+        period = self.limit.period.total_seconds()
+        remaining = max(int((period - self.wait_seconds) / self.limit.inverse), 0)
+        return [
+            ("RateLimit-Limit", str(self.limit.count)),
+            ("RateLimit-Remaining", str(remaining)),
+            ("RateLimit-Reset", str(ceil(self.wait_seconds))),
+        ]
+
+
 class APIRateLimiter(RateLimiter):
-    """Limits the API only: health checks and docs get neither a limit nor RateLimit headers,
-    and cost no lookup."""
+    """quart-rate-limiter's limits on the API blueprint's routes only: health checks and docs
+    get neither a limit nor RateLimit headers, and run none of its code. ``rate_limit``,
+    ``rate_exempt`` and ``limit_blueprint`` work as the library documents them.
+
+    The library's own hooks look each limit up three times a request (to check it, to count the
+    request, to write the headers); these look it up once and keep the result for the headers.
+    """
+
+    def init_app(self, app: Quart, enabled: bool = True) -> None:
+        app.before_request_funcs.setdefault(api.blueprint.name, []).append(self._before_request)
+        app.after_request_funcs.setdefault(api.blueprint.name, []).append(self._after_request)
+        app.before_serving(self._before_serving)
+        app.after_serving(self._after_serving)
+        app.config.setdefault(ENABLED, enabled)
 
     async def _before_request(self) -> None:
-        if request.path.startswith(API_PREFIX):
-            await super()._before_request()
+        if not current_app.config[ENABLED]:
+            return
+        # A blueprint's hooks run only for its own routes: there is always an endpoint.
+        endpoint = cast(str, request.endpoint)
+        view = current_app.view_functions[endpoint]
+        blueprint = current_app.blueprints.get(request.blueprint or "")
+        now = datetime.now(UTC)
+        windows = []
+        for limit in self._get_limits_for_view_function(view, blueprint):
+            if not await self._should_skip(limit):
+                key = await self._create_key(endpoint, limit)
+                windows.append((key, Window(limit, max(await self.store.get(key, now), now), now)))
+        if not windows:
+            return
+        # The headers speak for the shortest period, as the library's do.
+        shown = min(windows, key=lambda keyed: keyed[1].limit.period)[1]
+        refused = [window for _key, window in windows if window.refused]
+        if refused:
+            g.rate_limit_window = shown
+            retry_after = max(
+                window.wait_seconds - window.limit.period.total_seconds() + window.limit.inverse
+                for window in refused
+            )
+            raise RateLimitExceeded(ceil(retry_after))
+        for key, window in windows:
+            await self.store.set(key, window.after_one_more().tat)
+        g.rate_limit_window = shown.after_one_more()
 
     async def _after_request(self, response: Response) -> Response:
-        if request.path.startswith(API_PREFIX):
-            return await super()._after_request(response)
+        window: Window | None = g.pop("rate_limit_window", None)
+        if window is not None:
+            response.headers.extend(window.headers())
         return response
 
 

@@ -4,7 +4,14 @@ cookie sessions."""
 from __future__ import annotations
 
 from hypercorn.middleware import ProxyFixMiddleware
-from quart import Quart, Response, request
+from hypercorn.typing import (
+    ASGIFramework,
+    ASGIReceiveCallable,
+    ASGISendCallable,
+    ASGISendEvent,
+    Scope,
+)
+from quart import Quart, Response
 from quart.sessions import SessionInterface, SessionMixin
 from quart.wrappers import BaseRequestWebsocket
 from quart_cors import cors
@@ -15,17 +22,62 @@ from .config import Settings
 # A JSON API loads nothing and may be framed by nobody.
 API_POLICY = "default-src 'none'; frame-ancestors 'none'"
 # The docs page (development only) loads Swagger UI from its CDN and starts it inline.
+DOCS_PATH = "/docs"
 DOCS_POLICY = (
     "default-src 'none'; frame-ancestors 'none'; connect-src 'self'; img-src 'self' data:; "
     "script-src https://cdnjs.cloudflare.com 'unsafe-inline'; style-src https://cdnjs.cloudflare.com"
 )
-DOCS_ENDPOINT = "swagger_ui"
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
     "Referrer-Policy": "no-referrer",
     "Cross-Origin-Opener-Policy": "same-origin",
 }
+CACHE_CONTROL = b"cache-control"
+NO_STORE = (CACHE_CONTROL, b"no-store")
+
+RawHeaders = tuple[tuple[bytes, bytes], ...]
+
+
+def _encode(headers: dict[str, str]) -> RawHeaders:
+    return tuple((name.lower().encode(), value.encode()) for name, value in headers.items())
+
+
+class SecurityHeaders:
+    """ASGI middleware: the security headers on every HTTP response the app sends, errors
+    included, and ``Cache-Control: no-store`` on those that set no caching of their own.
+
+    The headers are encoded once and appended to the response as it leaves: werkzeug's
+    ``Headers`` would look each one up, set it and encode it again on every request.
+    """
+
+    def __init__(self, app: ASGIFramework, settings: Settings) -> None:
+        common = dict(SECURITY_HEADERS)
+        if settings.hsts_seconds:
+            hsts = f"max-age={settings.hsts_seconds}; includeSubDomains"
+            common["Strict-Transport-Security"] = hsts
+        self.app = app
+        self.docs_path = DOCS_PATH if settings.docs_enabled else None
+        self.api_headers = _encode({**common, "Content-Security-Policy": API_POLICY})
+        self.docs_headers = _encode({**common, "Content-Security-Policy": DOCS_POLICY})
+
+    async def __call__(
+        self, scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCallable
+    ) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        extra = self.docs_headers if scope["path"] == self.docs_path else self.api_headers
+
+        async def send_hardened(event: ASGISendEvent) -> None:
+            if event["type"] == "http.response.start":
+                headers = [*event["headers"], *extra]
+                if all(name != CACHE_CONTROL for name, _ in headers):
+                    headers.append(NO_STORE)
+                event = {**event, "headers": headers}
+            await send(event)
+
+        await self.app(scope, receive, send_hardened)
 
 
 class NoSessions(SessionInterface):
@@ -43,17 +95,7 @@ class NoSessions(SessionInterface):
 def init_app(app: Quart, settings: Settings) -> None:
     """Harden every response of ``app`` as ``settings`` say."""
     app.session_interface = NoSessions()  # type: ignore[assignment]
-    hsts = f"max-age={settings.hsts_seconds}; includeSubDomains" if settings.hsts_seconds else None
-
-    @app.after_request
-    async def add_security_headers(response: Response) -> Response:
-        response.headers.update(SECURITY_HEADERS)
-        policy = DOCS_POLICY if request.endpoint == DOCS_ENDPOINT else API_POLICY
-        response.headers["Content-Security-Policy"] = policy
-        response.headers.setdefault("Cache-Control", "no-store")
-        if hsts:
-            response.headers["Strict-Transport-Security"] = hsts
-        return response
+    app.asgi_app = SecurityHeaders(app.asgi_app, settings)  # type: ignore[method-assign]
 
     if settings.cors_origins:
         cors(

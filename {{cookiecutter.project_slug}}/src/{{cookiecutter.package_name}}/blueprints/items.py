@@ -63,7 +63,7 @@ async def create_item(data: ItemCreate) -> tuple[ItemOut, int, Headers]:
     session.add(item)
     await session.commit()
     # Headers, not a dict: quart-schema would build a pydantic TypeAdapter to convert a dict.
-    location = Headers({"Location": url_for("items.read_item", item_id=item.id)})
+    location = Headers({"Location": url_for(".read_item", item_id=item.id)})
     return ItemOut.model_validate(item), 201, location
 
 
