@@ -147,9 +147,14 @@ class Window:
         return (self.tat - self.now).total_seconds()
 
     @property
+    def burst_seconds(self) -> float:
+        """How far ahead of the steady rate a client may get: the whole limit but one request."""
+        return self.limit.period.total_seconds() - self.limit.inverse
+
+    @property
     def refused(self) -> bool:
-        """A burst of the whole limit is spent: one more request would exceed it."""
-        return self.wait_seconds > self.limit.period.total_seconds() - self.limit.inverse
+        """The burst is spent: one more request would exceed the limit."""
+        return self.wait_seconds > self.burst_seconds
 
     def after_one_more(self) -> Window:
         return Window(self.limit, self.tat + timedelta(seconds=self.limit.inverse), self.now)
@@ -200,10 +205,7 @@ class APIRateLimiter(RateLimiter):
         refused = [window for _key, window in windows if window.refused]
         if refused:
             g.rate_limit_window = shown
-            retry_after = max(
-                window.wait_seconds - window.limit.period.total_seconds() + window.limit.inverse
-                for window in refused
-            )
+            retry_after = max(window.wait_seconds - window.burst_seconds for window in refused)
             raise RateLimitExceeded(ceil(retry_after))
         for key, window in windows:
             await self.store.set(key, window.after_one_more().tat)
