@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import make_url, text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from {{ cookiecutter.package_name }}.config import DatabaseSettings
 from {{ cookiecutter.package_name }}.db import create_engine
@@ -17,18 +21,27 @@ from {{ cookiecutter.package_name }}.sqlite import runs_inline
 from .conftest import AuthorizedClient, authorization, make_settings, started_app
 
 
-async def test_every_connection_gets_the_pragmas(tmp_path: Path) -> None:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'nested' / 'service.db'}"
-    settings = DatabaseSettings(_env_file=None, database_url=url, database_timeout_seconds=2.5)
-    engine = create_engine(settings)
+@asynccontextmanager
+async def sqlite_engine(path: Path, **settings: Any) -> AsyncIterator[AsyncEngine]:
+    """The service's engine for a SQLite file at ``path``, disposed afterwards."""
+    url = f"sqlite+aiosqlite:///{path}"
+    engine = create_engine(DatabaseSettings(_env_file=None, database_url=url, **settings))
     try:
-        async with engine.connect() as connection:
-            assert await connection.scalar(text("PRAGMA foreign_keys")) == 1
-            assert await connection.scalar(text("PRAGMA journal_mode")) == "wal"
-            # Another process's write lock is waited for as long as the database timeout.
-            assert await connection.scalar(text("PRAGMA busy_timeout")) == 2500
+        yield engine
     finally:
         await engine.dispose()
+
+
+async def test_every_connection_gets_the_pragmas(tmp_path: Path) -> None:
+    path = tmp_path / "nested" / "service.db"
+    async with (
+        sqlite_engine(path, database_timeout_seconds=2.5) as engine,
+        engine.connect() as connection,
+    ):
+        assert await connection.scalar(text("PRAGMA foreign_keys")) == 1
+        assert await connection.scalar(text("PRAGMA journal_mode")) == "wal"
+        # Another process's write lock is waited for as long as the database timeout.
+        assert await connection.scalar(text("PRAGMA busy_timeout")) == 2500
     assert (tmp_path / "nested" / "service.db").exists()
 
 
@@ -36,18 +49,13 @@ async def test_every_connection_gets_the_pragmas(tmp_path: Path) -> None:
 async def test_sqlite_runs_on_the_event_loop_unless_turned_off(
     tmp_path: Path, inline: bool
 ) -> None:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'service.db'}"
-    settings = DatabaseSettings(_env_file=None, database_url=url, database_sqlite_inline=inline)
-    engine = create_engine(settings)
-    assert runs_inline(engine) is inline
-    try:
+    async with sqlite_engine(tmp_path / "service.db", database_sqlite_inline=inline) as engine:
+        assert runs_inline(engine) is inline
         async with engine.connect() as connection:
             driver = (await connection.get_raw_connection()).driver_connection
             assert driver is not None
             await driver.create_function("thread_id", 0, threading.get_ident)
             thread = await connection.scalar(text("SELECT thread_id()"))
-    finally:
-        await engine.dispose()
     assert (thread == threading.get_ident()) is inline
 
 
@@ -55,10 +63,7 @@ async def test_sqlite_runs_on_the_event_loop_unless_turned_off(
 async def test_a_transaction_left_open_is_rolled_back_when_the_pool_takes_it_back(
     tmp_path: Path, inline: bool
 ) -> None:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'service.db'}"
-    settings = DatabaseSettings(_env_file=None, database_url=url, database_sqlite_inline=inline)
-    engine = create_engine(settings)
-    try:
+    async with sqlite_engine(tmp_path / "service.db", database_sqlite_inline=inline) as engine:
         async with engine.begin() as connection:
             await connection.execute(text("CREATE TABLE notes (body TEXT)"))
         async with engine.connect() as connection:
@@ -70,8 +75,6 @@ async def test_a_transaction_left_open_is_rolled_back_when_the_pool_takes_it_bac
         async with engine.connect() as connection:
             assert await connection.scalar(text("SELECT count(*) FROM notes")) == 0
             assert not driver.in_transaction
-    finally:
-        await engine.dispose()
 
 
 async def test_the_api_works_with_sqlite_in_its_thread(database_url: str) -> None:

@@ -43,7 +43,7 @@ def create_app(settings: Settings | None = None) -> Quart:
 {%- if cookiecutter.auth == "jwt" %}
         security_schemes={auth.BEARER: auth.BEARER_SCHEME},
 {%- endif %}
-        swagger_ui_path=security.DOCS_PATH if settings.docs_enabled else None,
+        swagger_ui_path=security.docs_path(settings),
         redoc_ui_path=None,
         scalar_ui_path=None,
     )

@@ -39,6 +39,11 @@ NO_STORE = (CACHE_CONTROL, b"no-store")
 RawHeaders = tuple[tuple[bytes, bytes], ...]
 
 
+def docs_path(settings: Settings) -> str | None:
+    """Where the interactive docs page is served, if it is."""
+    return DOCS_PATH if settings.docs_enabled else None
+
+
 def _encode(headers: dict[str, str]) -> RawHeaders:
     return tuple((name.lower().encode(), value.encode()) for name, value in headers.items())
 
@@ -57,7 +62,7 @@ class SecurityHeaders:
             hsts = f"max-age={settings.hsts_seconds}; includeSubDomains"
             common["Strict-Transport-Security"] = hsts
         self.app = app
-        self.docs_path = DOCS_PATH if settings.docs_enabled else None
+        self.docs_path = docs_path(settings)
         self.api_headers = _encode({**common, "Content-Security-Policy": API_POLICY})
         self.docs_headers = _encode({**common, "Content-Security-Policy": DOCS_POLICY})
 
@@ -71,10 +76,9 @@ class SecurityHeaders:
 
         async def send_hardened(event: ASGISendEvent) -> None:
             if event["type"] == "http.response.start":
-                headers = [*event["headers"], *extra]
-                if all(name != CACHE_CONTROL for name, _ in headers):
-                    headers.append(NO_STORE)
-                event = {**event, "headers": headers}
+                own = list(event["headers"])
+                caching = () if any(name == CACHE_CONTROL for name, _ in own) else (NO_STORE,)
+                event = {**event, "headers": [*own, *extra, *caching]}
             await send(event)
 
         await self.app(scope, receive, send_hardened)
