@@ -14,7 +14,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from quart import Blueprint, Quart
+from quart import Blueprint, Quart, request
 from quart_rate_limiter import RateLimit, rate_limit
 from quart_rate_limiter.store import MemoryStore as LibraryStore
 {%- if cookiecutter.rate_limit == "redis" %}
@@ -138,6 +138,39 @@ async def test_a_route_may_add_a_tighter_limit_of_its_own() -> None:
     assert other.status_code == 200
     assert other.headers["RateLimit-Limit"] == str(LIMIT)
     assert other.headers["RateLimit-Remaining"] == str(LIMIT - 1)
+
+
+async def test_a_limit_may_key_and_skip_requests_its_own_way() -> None:
+    app = Quart(__name__)
+    resources = Blueprint(api.blueprint.name, __name__, url_prefix="/api/v1")
+
+    async def tenant() -> str:
+        return request.headers.get("X-Tenant", "")
+
+    async def internal() -> bool:
+        return request.headers.get("X-Internal") == "yes"
+
+    @resources.get("/reports")
+    @rate_limit(1, timedelta(seconds=10), key_function=tenant, skip_function=internal)
+    async def reports() -> str:
+        return "reports"
+
+    app.register_blueprint(resources)
+    APIRateLimiter(app, key_function=client_address, store=LibraryStore())
+
+    async with app.test_app():
+        client = app.test_client()
+
+        async def status(**headers: str) -> int:
+            response = await client.get("/api/v1/reports", headers=headers)
+            return response.status_code
+
+        tenants = [await status(**{"X-Tenant": name}) for name in ("a", "a", "b")]
+        internal_calls = [await status(**{"X-Tenant": "a", "X-Internal": "yes"}) for _ in range(2)]
+
+    # One request per tenant (not per client address), and internal calls are never counted.
+    assert tenants == [200, 429, 200]
+    assert internal_calls == [200, 200]
 
 
 @pytest.mark.parametrize("path", ["/healthz", "/readyz", "/openapi.json"])

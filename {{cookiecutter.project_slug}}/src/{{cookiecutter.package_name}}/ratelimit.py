@@ -22,11 +22,18 @@ import time
 {%- endif %}
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from math import ceil
 from typing import cast
 
 from quart import Quart, Response, current_app, g, request
-from quart_rate_limiter import RateLimit, RateLimiter, RateLimitExceeded
+from quart_rate_limiter import (
+    KeyCallable,
+    RateLimit,
+    RateLimiter,
+    RateLimitExceeded,
+    SkipCallable,
+)
 from quart_rate_limiter.store import RateLimiterStoreABC
 {%- if cookiecutter.rate_limit == "redis" %}
 from redis import asyncio as redis
@@ -134,87 +141,138 @@ async def client_address() -> str:
 
 
 @dataclass(frozen=True, slots=True)
+class Rule:
+    """One limit as one route applies it, worked out on the route's first request: the prefix of
+    its store keys, its functions, and its figures in seconds (GCRA: a request every
+    ``interval`` at the steady rate, and up to ``burst`` ahead of it)."""
+
+    prefix: str
+    key_function: KeyCallable
+    skip_function: SkipCallable | None
+    count: str
+    period: float
+    interval: float
+    burst: float
+    step: timedelta  # the interval, as what each request adds to the arrival time
+
+    @classmethod
+    def of(
+        cls,
+        limit: RateLimit,
+        prefix: str,
+        key_function: KeyCallable,
+        skip_function: SkipCallable | None,
+    ) -> Rule:
+        """``limit`` on the route whose keys start with ``prefix``; the limiter's own key and
+        skip functions where the limit names none."""
+        period = limit.period.total_seconds()
+        interval = limit.inverse
+        return cls(
+            prefix=f"{prefix}-{limit.key}-",
+            key_function=limit.key_function or key_function,
+            skip_function=limit.skip_function or skip_function,
+            count=str(limit.count),
+            period=period,
+            interval=interval,
+            # The whole limit but one request.
+            burst=period - interval,
+            step=timedelta(seconds=interval),
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class Window:
-    """Where a client stands against one limit: its theoretical arrival time (GCRA) at ``now``."""
+    """Where one client stands against one rule: its theoretical arrival time (GCRA) and how
+    far that is ahead of now."""
 
-    limit: RateLimit
+    rule: Rule
+    key: str
     tat: datetime
-    now: datetime
-
-    @property
-    def wait_seconds(self) -> float:
-        """How far the client is ahead of the limit's steady rate."""
-        return (self.tat - self.now).total_seconds()
-
-    @property
-    def burst_seconds(self) -> float:
-        """How far ahead of the steady rate a client may get: the whole limit but one request."""
-        return self.limit.period.total_seconds() - self.limit.inverse
+    wait_seconds: float
 
     @property
     def refused(self) -> bool:
         """The burst is spent: one more request would exceed the limit."""
-        return self.wait_seconds > self.burst_seconds
+        return self.wait_seconds > self.rule.burst
 
-    def after_one_more(self) -> Window:
-        return Window(self.limit, self.tat + timedelta(seconds=self.limit.inverse), self.now)
+    @property
+    def retry_after(self) -> float:
+        """Seconds until the client is back within its burst."""
+        return self.wait_seconds - self.rule.burst
 
-    def headers(self) -> list[tuple[str, str]]:
-        period = self.limit.period.total_seconds()
-        remaining = max(int((period - self.wait_seconds) / self.limit.inverse), 0)
+    def headers(self, counted: bool) -> list[tuple[str, str]]:
+        """The RateLimit headers, after this request when it is ``counted``."""
+        wait = self.wait_seconds + self.rule.interval if counted else self.wait_seconds
+        remaining = max(int((self.rule.period - wait) / self.rule.interval), 0)
         return [
-            ("RateLimit-Limit", str(self.limit.count)),
+            ("RateLimit-Limit", self.rule.count),
             ("RateLimit-Remaining", str(remaining)),
-            ("RateLimit-Reset", str(ceil(self.wait_seconds))),
+            ("RateLimit-Reset", str(ceil(wait))),
         ]
 
 
 class APIRateLimiter(RateLimiter):
     """quart-rate-limiter's limits on the API blueprint's routes only: health checks and docs
     get neither a limit nor RateLimit headers, and run none of its code. ``rate_limit``,
-    ``rate_exempt`` and ``limit_blueprint`` work as the library documents them.
+    ``rate_exempt`` and ``limit_blueprint`` work as the library documents them, and keys are
+    the library's.
 
-    The library's own hooks look each limit up three times a request (to check it, to count the
-    request, to write the headers); these look it up once and keep the result for the headers.
+    The library's own hooks work out each route's limits and keys on every request and look
+    each limit up three times (to check it, to count the request, to write the headers). These
+    work a route's rules out on its first request (the routes and their limits are fixed once
+    the app serves), and read each limit once a request.
     """
 
     def init_app(self, app: Quart, enabled: bool = True) -> None:
-        app.before_request_funcs.setdefault(api.blueprint.name, []).append(self._before_request)
-        app.after_request_funcs.setdefault(api.blueprint.name, []).append(self._after_request)
+        rules: dict[str, tuple[Rule, ...]] = {}  # per endpoint, for this app
+        hooks = api.blueprint.name
+        app.before_request_funcs.setdefault(hooks, []).append(partial(self._count_request, rules))
+        app.after_request_funcs.setdefault(hooks, []).append(self._after_request)
         app.before_serving(self._before_serving)
         app.after_serving(self._after_serving)
         app.config.setdefault(ENABLED, enabled)
 
-    async def _before_request(self) -> None:
+    def _rules(self, endpoint: str) -> tuple[Rule, ...]:
+        """The limits on ``endpoint``, shortest period first: the headers speak for that one, as
+        the library's do."""
+        view = current_app.view_functions[endpoint]
+        blueprint = current_app.blueprints.get(request.blueprint or "")
+        limits = self._get_limits_for_view_function(view, blueprint)
+        prefix = f"{current_app.import_name}-{endpoint}"
+        return tuple(
+            Rule.of(limit, prefix, self.key_function, self.skip_function)
+            for limit in sorted(limits, key=lambda limit: limit.period)
+        )
+
+    async def _count_request(self, rules: dict[str, tuple[Rule, ...]]) -> None:
         if not current_app.config[ENABLED]:
             return
         # A blueprint's hooks run only for its own routes: there is always an endpoint.
         endpoint = cast(str, request.endpoint)
-        view = current_app.view_functions[endpoint]
-        blueprint = current_app.blueprints.get(request.blueprint or "")
+        route = rules.get(endpoint)
+        if route is None:
+            route = rules[endpoint] = self._rules(endpoint)
         now = datetime.now(UTC)
         windows = []
-        for limit in self._get_limits_for_view_function(view, blueprint):
-            if not await self._should_skip(limit):
-                key = await self._create_key(endpoint, limit)
-                windows.append((key, Window(limit, max(await self.store.get(key, now), now), now)))
+        for rule in route:
+            if rule.skip_function is None or not await rule.skip_function():
+                key = rule.prefix + await rule.key_function()
+                tat = max(await self.store.get(key, now), now)
+                windows.append(Window(rule, key, tat, (tat - now).total_seconds()))
         if not windows:
             return
-        # The headers speak for the shortest period, as the library's do.
-        shown = min(windows, key=lambda keyed: keyed[1].limit.period)[1]
-        refused = [window for _key, window in windows if window.refused]
+        refused = [window for window in windows if window.refused]
         if refused:
-            g.rate_limit_window = shown
-            retry_after = max(window.wait_seconds - window.burst_seconds for window in refused)
-            raise RateLimitExceeded(ceil(retry_after))
-        for key, window in windows:
-            await self.store.set(key, window.after_one_more().tat)
-        g.rate_limit_window = shown.after_one_more()
+            g.rate_limit_headers = windows[0].headers(counted=False)
+            raise RateLimitExceeded(ceil(max(window.retry_after for window in refused)))
+        for window in windows:
+            await self.store.set(window.key, window.tat + window.rule.step)
+        g.rate_limit_headers = windows[0].headers(counted=True)
 
     async def _after_request(self, response: Response) -> Response:
-        window: Window | None = g.pop("rate_limit_window", None)
-        if window is not None:
-            response.headers.extend(window.headers())
+        headers: list[tuple[str, str]] | None = g.pop("rate_limit_headers", None)
+        if headers is not None:
+            response.headers.extend(headers)
         return response
 
 
