@@ -149,7 +149,7 @@ class Rule:
     prefix: str
     key_function: KeyCallable
     skip_function: SkipCallable | None
-    count: str
+    limit_header: str  # RateLimit-Limit's value
     period: float
     interval: float
     burst: float
@@ -171,7 +171,7 @@ class Rule:
             prefix=f"{prefix}-{limit.key}-",
             key_function=limit.key_function or key_function,
             skip_function=limit.skip_function or skip_function,
-            count=str(limit.count),
+            limit_header=str(limit.count),
             period=period,
             interval=interval,
             # The whole limit but one request.
@@ -205,7 +205,7 @@ class Window:
         wait = self.wait_seconds + self.rule.interval if counted else self.wait_seconds
         remaining = max(int((self.rule.period - wait) / self.rule.interval), 0)
         return [
-            ("RateLimit-Limit", self.rule.count),
+            ("RateLimit-Limit", self.rule.limit_header),
             ("RateLimit-Remaining", str(remaining)),
             ("RateLimit-Reset", str(ceil(wait))),
         ]
