@@ -49,6 +49,8 @@ lint: install ## Lint the template's own Python (the hooks are linted once rende
 #   BENCH_CONNECTIONS  wrk connections (50); BENCH_ITEMS: items seeded first (1000)
 #   BENCH_COLD_STARTS  cold starts timed per variant (3); BENCH_RENDER_TO_READY=0 skips that
 #   BENCH_OUTPUT       the report (BENCHMARKS.md); raw figures: BENCH_RESULTS (bench/results.json)
+#   BENCH_PAIRED=0     skips the Quart hello run made straight before each service run (about
+#                      40% quicker; "÷ Quart hello" is then a ratio of medians)
 #   BENCH_BUILD_DIR    where the projects are rendered (build/bench)
 # Quick check: make bench BENCH_VARIANTS=sqlite BENCH_DURATION=1 BENCH_RUNS=1 BENCH_OUTPUT=/tmp/b.md
 # Rewrite BENCHMARKS.md from bench/results.json without running: .venv/bin/python bench/bench.py --report

@@ -5,9 +5,13 @@ For every variant (a set of cookiecutter answers) it renders the template into
 its own ``make serve`` (one worker, pinned to core 0). Two reference apps from ``bench/apps/``
 (raw ASGI, the ceiling; a minimal Quart app, the framework's floor) are served by the same
 server binary. wrk, pinned to core 1, loads every (target, endpoint) once per round, for
-``BENCH_RUNS`` interleaved rounds. Then it times cold starts and a render-to-ready, and writes
-``BENCHMARKS.md`` (keeping the hand-written notes below its ``<!-- notes -->`` marker) and the
-raw figures as JSON. ``bench/bench.py --report`` only rewrites the report from those figures.
+``BENCH_RUNS`` interleaved rounds; straight before each service run it also loads the same
+server's Quart hello ``/healthz`` for as long (a paired run, marked ``paired_with``), so that
+"÷ Quart hello" is the median over rounds of service req/s ÷ the hello req/s measured beside
+it, not a ratio of runs far apart in time (the hello row itself comes from its own interleaved
+runs only). Then it times cold starts and a render-to-ready, and writes ``BENCHMARKS.md``
+(keeping the hand-written notes below its ``<!-- notes -->`` marker) and the raw figures as
+JSON. ``bench/bench.py --report`` only rewrites the report from those figures.
 
 Settings, from the environment (empty means the default):
     BENCH_VARIANTS    comma-separated variant names (default: every one in VARIANTS)
@@ -18,6 +22,8 @@ Settings, from the environment (empty means the default):
     BENCH_ITEMS       items seeded before the runs (1000)
     BENCH_COLD_STARTS cold starts timed per variant (3)
     BENCH_RENDER_TO_READY  0 skips the render-to-ready measure (1)
+    BENCH_PAIRED      0 skips the paired hello runs: quicker, and "÷ Quart hello" is then the
+                      ratio of medians (1)
     BENCH_OUTPUT      the report (BENCHMARKS.md at the repository root)
     BENCH_RESULTS     the raw figures (bench/results.json; beside BENCH_OUTPUT when that is set)
     BENCH_BUILD_DIR   where projects are rendered (build/bench)
@@ -170,6 +176,7 @@ class Config:
     items: int
     cold_starts: int
     render_to_ready: bool
+    paired: bool
     output: Path
     results: Path
     build_dir: Path
@@ -212,6 +219,7 @@ class Config:
             items=number("BENCH_ITEMS", 1000, 1),
             cold_starts=number("BENCH_COLD_STARTS", 3, 1),
             render_to_ready=get("BENCH_RENDER_TO_READY", "1") not in {"0", "no", "false"},
+            paired=get("BENCH_PAIRED", "1") not in {"0", "no", "false"},
             output=output,
             results=Path(get("BENCH_RESULTS", str(default_results))).resolve(),
             build_dir=Path(get("BENCH_BUILD_DIR", str(ROOT / "build" / "bench"))).resolve(),
@@ -863,6 +871,7 @@ def benchmark(config: Config) -> dict[str, Any]:
             "connections": config.connections,
             "wrk_threads": WRK_THREADS,
             "items": config.items,
+            "paired": config.paired,
             "template": str(config.template),
             "template_revision": template_revision(config.template),
         },
@@ -992,7 +1001,44 @@ def start_targets(
     return all_targets
 
 
+def measure(
+    config: Config,
+    wrk: str,
+    target: Target,
+    endpoint: str,
+    number: int,
+    results: dict[str, Any],
+    paired_with: str | None = None,
+) -> dict[str, Any]:
+    """One timed wrk run of round ``number``, recorded in ``results["runs"]`` and logged.
+    ``paired_with`` ("<service label>/<endpoint>") marks a hello run made for that service run."""
+    figures = run_wrk(
+        wrk,
+        target.server,
+        endpoint,
+        config.duration,
+        config.connections,
+        config.items,
+        target.prepared.authorization if target.prepared else None,
+    )
+    target.loaded_rss_kib = max(target.loaded_rss_kib, figures["peak_rss_kib"])
+    mark = {"paired_with": paired_with} if paired_with else {}
+    results["runs"].append(
+        {"round": number, "target": target.label, "endpoint": endpoint, **mark, **figures}
+    )
+    name = f"{target.label} paired" if paired_with else target.label
+    log(
+        f"  {name:22} {endpoint:8} {figures['rps']:9.1f} req/s  "
+        f"p99 {figures['p99_ms']:7.2f} ms  cpu {figures['cpu_pct']:5.1f}%  "
+        f"non-2xx {figures['non_2xx']}  logged errors {figures['log_problems']['error_lines']}"
+    )
+    return figures
+
+
 def rounds(config: Config, wrk: str, targets: list[Target], results: dict[str, Any]) -> None:
+    """Warm every (target, endpoint) up, then run each once per round; with ``config.paired``,
+    every service run comes straight after a run of its server's Quart hello ``/healthz``."""
+    hello = {target.server_name: target for target in targets if target.kind == "hello"}
     if config.warmup:
         log(f"warm-up: {config.warmup} s per (target, endpoint)")
         for target in targets:
@@ -1010,26 +1056,14 @@ def rounds(config: Config, wrk: str, targets: list[Target], results: dict[str, A
         log(f"round {number}/{config.runs}: {config.duration} s per (target, endpoint)")
         for target in targets:
             for endpoint in target.endpoints:
+                if config.paired and target.kind == "service":
+                    pair = f"{target.label}/{endpoint}"
+                    measure(
+                        config, wrk, hello[target.server_name], "healthz", number, results, pair
+                    )
                 prepared = target.prepared
                 before = count_items(prepared) if prepared and endpoint == "create" else 0
-                figures = run_wrk(
-                    wrk,
-                    target.server,
-                    endpoint,
-                    config.duration,
-                    config.connections,
-                    config.items,
-                    prepared.authorization if prepared else None,
-                )
-                target.loaded_rss_kib = max(target.loaded_rss_kib, figures["peak_rss_kib"])
-                results["runs"].append(
-                    {"round": number, "target": target.label, "endpoint": endpoint, **figures}
-                )
-                log(
-                    f"  {target.label:22} {endpoint:8} {figures['rps']:9.1f} req/s  "
-                    f"p99 {figures['p99_ms']:7.2f} ms  cpu {figures['cpu_pct']:5.1f}%  "
-                    f"non-2xx {figures['non_2xx']}  logged errors {figures['log_problems']['error_lines']}"
-                )
+                figures = measure(config, wrk, target, endpoint, number, results)
                 if prepared and endpoint == "create":
                     # Let requests that were in flight when wrk stopped finish before counting.
                     time.sleep(0.5)
@@ -1118,10 +1152,20 @@ def render_to_ready(
 
 
 def summarize(results: dict[str, Any]) -> list[dict[str, Any]]:
-    """Medians per (target, endpoint), and the service's ratios to the reference apps."""
+    """Medians per (target, endpoint), and the service's ratios to the reference apps.
+
+    The rows come from the interleaved runs only: paired hello runs serve the ratios alone.
+    ``vs_hello`` is the median over rounds of the service's req/s ÷ its paired hello run's
+    (``vs_hello_rounds``), or, without paired runs, the ratio of medians (``vs_hello_unpaired``);
+    ``vs_raw`` is always the ratio of medians."""
     rows: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    paired_rps: dict[tuple[int, str], float] = {}  # (round, "<service label>/<endpoint>")
     for run_figures in results["runs"]:
-        rows.setdefault((run_figures["target"], run_figures["endpoint"]), []).append(run_figures)
+        if "paired_with" in run_figures:
+            paired_rps[(run_figures["round"], run_figures["paired_with"])] = run_figures["rps"]
+        else:
+            key = (run_figures["target"], run_figures["endpoint"])
+            rows.setdefault(key, []).append(run_figures)
     summary = []
     for (label, endpoint), runs in rows.items():
         rps = [r["rps"] for r in runs]
@@ -1144,14 +1188,21 @@ def summarize(results: dict[str, Any]) -> list[dict[str, Any]]:
             }
         )
     by_key = {(row["target"], row["endpoint"]): row for row in summary}
-    for row in summary:
-        target = results["targets"][row["target"]]
+    for (label, endpoint), runs in rows.items():
+        row, target = by_key[(label, endpoint)], results["targets"][label]
         if target["kind"] != "service":
             continue
         for kind in REFERENCE_APPS:
             reference = by_key.get((f"{target['server']}-{kind}", "healthz"))
             if reference and reference["rps"]:
                 row[f"vs_{kind}"] = round(row["rps"] / reference["rps"], 3)
+        if "vs_hello" in row:
+            pairs = [(r["rps"], paired_rps.get((r["round"], f"{label}/{endpoint}"))) for r in runs]
+            ratios = [service / hello for service, hello in pairs if hello]
+            row["vs_hello_unpaired"] = row["vs_hello"]
+            row["vs_hello_rounds"] = [round(ratio, 3) for ratio in ratios]
+            if ratios:
+                row["vs_hello"] = round(median(ratios), 3)
     return summary
 
 
@@ -1209,6 +1260,28 @@ FIGURE_HEADER = [
 def render_report(results: dict[str, Any], notes: str) -> str:
     machine, cfg = results["machine"], results["config"]
     summary = {(row["target"], row["endpoint"]): row for row in results["summary"]}
+    # Figures saved before paired runs existed (or with BENCH_PAIRED=0) have only the ratio of
+    # medians, in vs_hello.
+    paired = any(row.get("vs_hello_rounds") for row in results["summary"])
+    if paired:
+        pairing = (
+            "; each service run comes straight after a Quart hello `/healthz` run, as long, on "
+            "the same server (a paired run)"
+        )
+        ratios = (
+            '"÷ Quart hello" is the median over rounds of the service\'s req/s divided by the '
+            'Quart hello run made straight before it on the same server ("÷ hello, per round" '
+            "lists each round's ratio), so drift of the machine between runs far apart in time "
+            'stays out of it; "÷ raw ASGI" divides the service\'s median req/s by the raw '
+            "app's `/healthz` median on the same server in the same run. The reference apps' "
+            "own rows come from their interleaved runs only, not from the paired runs."
+        )
+    else:
+        pairing = ""
+        ratios = (
+            "Ratios divide the service's median req/s by the reference app's `/healthz` median "
+            "on the same server in the same run."
+        )
     out = [
         "# Benchmarks",
         "",
@@ -1224,18 +1297,17 @@ def render_report(results: dict[str, Any], notes: str) -> str:
         f"-d{cfg['duration_s']}s --latency` pinned to core {LOAD_CORE}; each server runs one "
         f"worker pinned to core {SERVER_CORE} (pinning: {machine['pinning']}); "
         f"{cfg['warmup_s']} s untimed warm-up per (target, endpoint), then {cfg['runs']} "
-        f"interleaved round(s): every round runs each (target, endpoint) once",
+        f"interleaved round(s): every round runs each (target, endpoint) once{pairing}",
         f"- **Data:** {cfg['items']} items seeded before the runs; the POST runs add rows, "
         "so the table grows during the benchmark (see the writes below)",
         f"- **Template:** revision {cfg.get('template_revision', 'unknown')}",
         "",
         "Server CPU is the worker process's user + system time over the run, as a percentage of "
-        "one core (100%: the server was the bottleneck), and per request. Ratios divide the "
-        "service's median req/s by the reference app's `/healthz` median on the same server in "
-        "the same run. Non-2xx counts every response outside 200-299; socket errors are wrk's "
-        "connect, read, write and timeout errors; logged errors are the ERROR lines the server "
-        "wrote during the run (including while wrk closed its connections). The machine has 2 "
-        "cores: the load average shows whether anything else ran at the same time.",
+        f"one core (100%: the server was the bottleneck), and per request. {ratios} Non-2xx "
+        "counts every response outside 200-299; socket errors are wrk's connect, read, write "
+        "and timeout errors; logged errors are the ERROR lines the server wrote during the run "
+        "(including while wrk closed its connections). The machine has 2 cores: the load "
+        "average shows whether anything else ran at the same time.",
         "",
     ]
     for name, variant in results["variants"].items():
@@ -1257,15 +1329,18 @@ def render_report(results: dict[str, Any], notes: str) -> str:
             row = summary.get((label, endpoint))
             if row is None:
                 continue
+            per_round = " ".join(f"{ratio:.2f}" for ratio in row.get("vs_hello_rounds", []))
             rows.append(
                 [
                     f"`{description}`",
                     *figure_cells(row),
                     f"{row.get('vs_hello', 0):.2f}{TIMES}",
+                    *([per_round] if paired else []),
                     f"{row.get('vs_raw', 0):.2f}{TIMES}",
                 ]
             )
-        out += [table(["endpoint", *FIGURE_HEADER, "÷ Quart hello", "÷ raw ASGI"], rows), ""]
+        ratio_header = ["÷ Quart hello", *(["÷ hello, per round"] if paired else []), "÷ raw ASGI"]
+        out += [table(["endpoint", *FIGURE_HEADER, *ratio_header], rows), ""]
         target = results["targets"][label]
         writes = [w for w in results["writes"] if w["target"] == label]
         out += [
@@ -1349,7 +1424,9 @@ def render_report(results: dict[str, Any], notes: str) -> str:
             [
                 [
                     str(r["round"]),
-                    r["target"],
+                    f"{r['target']} (paired with {r['paired_with']})"
+                    if "paired_with" in r
+                    else r["target"],
                     r["endpoint"],
                     f"{r['rps']:,.0f}",
                     f"{r['p50_ms']:.2f}",

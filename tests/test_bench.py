@@ -3,6 +3,8 @@
 One short run (1 s per wrk run, one round, the default variant only) written to a temporary
 report, so the benchmark keeps working as the template changes; the figures themselves are
 only checked for being there and positive, since the machine is shared with the other tests.
+It also rewrites the report (``--report``) from those figures stripped of the paired hello runs,
+as saved before they existed.
 """
 
 from __future__ import annotations
@@ -45,18 +47,29 @@ def test_quick_benchmark_reports_every_endpoint(tmp_path: Path) -> None:
     text = report.read_text()
     summary = {(row["target"], row["endpoint"]): row for row in results["summary"]}
 
+    paired = {r["paired_with"]: r for r in results["runs"] if "paired_with" in r}
     for endpoint, description in ENDPOINTS.items():
         row = summary[("sqlite-service", endpoint)]
         assert row["rps"] > 0, row
         assert row["non_2xx"] == 0, row
-        assert row["vs_hello"] > 0, row
+        # One round: one paired hello run, whose ratio is the median.
+        hello_run = paired[f"sqlite-service/{endpoint}"]
+        assert (hello_run["target"], hello_run["endpoint"]) == ("hypercorn-hello", "healthz")
+        assert hello_run["rps"] > 0, hello_run
+        (ratio,) = row["vs_hello_rounds"]
+        assert ratio > 0, row
+        assert row["vs_hello"] == ratio, row
+        assert row["vs_hello_unpaired"] > 0, row
         assert row["vs_raw"] > 0, row
         assert f"`{description}`" in text
+    assert len(paired) == len(ENDPOINTS)
     for reference in ("hypercorn-raw", "hypercorn-hello"):
         assert summary[(reference, "healthz")]["rps"] > 0
+        assert summary[(reference, "healthz")]["runs"] == 1  # its own run, not the paired ones
         assert results["targets"][reference]["idle_rss_kib"] > 0
     assert "raw ASGI" in text
     assert "Quart hello" in text
+    assert "÷ hello, per round" in text
 
     variant = results["variants"]["sqlite"]
     assert len(variant["cold_start_s"]) == 3
@@ -77,3 +90,17 @@ def test_quick_benchmark_reports_every_endpoint(tmp_path: Path) -> None:
 
     assert text.endswith(f"<!-- notes -->\n{HAND_WRITTEN}\n")
     assert "# Old report" not in text
+
+    # Figures saved before the paired runs: the report falls back to the ratio of medians.
+    results["runs"] = [r for r in results["runs"] if "paired_with" not in r]
+    for row in results["summary"]:
+        if "vs_hello_unpaired" in row:
+            del row["vs_hello_rounds"]
+            row["vs_hello"] = row.pop("vs_hello_unpaired")
+    raw.write_text(json.dumps(results))
+    run([sys.executable, "bench/bench.py", "--report"], TEMPLATE, env)
+    old_text = report.read_text()
+    assert "÷ Quart hello" in old_text
+    assert "÷ hello, per round" not in old_text
+    assert "paired" not in old_text
+    assert old_text.endswith(f"<!-- notes -->\n{HAND_WRITTEN}\n")
