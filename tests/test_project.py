@@ -61,6 +61,8 @@ def test_project_lints_migrates_and_passes_its_tests(
     output = make(project, "test", env)
     assert " passed" in output
     assert " failed" not in output
+    # make wrote uv.lock, and it holds as the Dockerfile and CI (UV_LOCKED) will check it.
+    run(["uv", "sync", "--locked", "--dry-run"], project, env)
 
     interpreter = run(
         [".venv/bin/python", "-c", "import sys; print(sys.version_info[:2])"], project, env

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import BIN, CHOICES, TEMPLATE, render, run
+from conftest import BIN, CHOICES, TEMPLATE, project_env, render, run
 
 LEFTOVER = re.compile(r"\{\{|\{%|%\}|\}\}|(?<!\.)cookiecutter\.(?!json\b)")
 # Files that may legitimately contain braces: Alembic's own Mako template.
@@ -206,6 +206,8 @@ def test_the_dockerfile_builds_from_files_that_exist_and_serves_with_the_chosen_
 ) -> None:
     """Checked statically: no Docker engine here."""
     project = render(tmp_path, server=server, python_version="3.12")
+    # The lock `make install` writes (the image installs exactly what it pins).
+    run(["uv", "lock"], project, project_env("3.12"))
     lines = (project / "Dockerfile").read_text().splitlines()
     instructions = [line.split(None, 1) for line in lines if line and line[0] not in "# "]
 
@@ -218,6 +220,9 @@ def test_the_dockerfile_builds_from_files_that_exist_and_serves_with_the_chosen_
             *sources, _target = rest.split()
             for source in sources:
                 assert list(project.glob(source)), f"COPY {source}: nothing in the project"
+    syncs = [rest for op, rest in instructions if op == "RUN" and "uv sync" in rest]
+    assert len(syncs) == 2
+    assert all("--locked" in rest for rest in syncs)
     assert ("USER", "app") in [tuple(instruction) for instruction in instructions]
     command = json.loads(next(rest for op, rest in instructions if op == "CMD"))
     assert command[:3] == ["python", "-m", "my_service.serve"]

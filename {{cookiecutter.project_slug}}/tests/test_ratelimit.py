@@ -12,6 +12,9 @@ from datetime import UTC, datetime, timedelta
 from datetime import timedelta
 {%- endif %}
 from typing import Any
+{%- if cookiecutter.rate_limit == "memory" %}
+from unittest.mock import patch
+{%- endif %}
 
 import pytest
 from quart import Blueprint, Quart, request
@@ -23,7 +26,7 @@ from redis import asyncio as redis
 
 from {{ cookiecutter.package_name }}.blueprints import api
 from {{ cookiecutter.package_name }}.config import Settings
-from {{ cookiecutter.package_name }}.ratelimit import {% if cookiecutter.rate_limit == "memory" %}PRUNE_AT, {% endif %}APIRateLimiter, {% if cookiecutter.rate_limit == "memory" %}MemoryStore, {% endif %}client_address
+from {{ cookiecutter.package_name }}.ratelimit import APIRateLimiter, {% if cookiecutter.rate_limit == "memory" %}MemoryStore, {% endif %}client_address
 
 from .conftest import authorization, make_settings, started_app
 
@@ -183,14 +186,31 @@ async def test_health_checks_and_docs_are_never_limited(limited: Get, path: str)
 
 
 async def test_the_memory_store_forgets_clients_back_to_a_full_limit() -> None:
-    store = MemoryStore()
+    store = MemoryStore(prune_at=100)
     past = datetime.now(UTC) - timedelta(seconds=1)
-    for number in range(PRUNE_AT):
+    for number in range(100):
         await store.set(f"client-{number}", past)
     future = datetime.now(UTC) + timedelta(minutes=1)
     await store.set("active", future)
+    assert len(store) == 1
     assert await store.get("active", past) == future
     assert await store.get("client-1", future) == future
+
+
+async def test_the_memory_store_stays_bounded_when_every_client_is_within_its_limit() -> None:
+    store = MemoryStore(prune_at=8, max_clients=64)
+    start = datetime.now(UTC) + timedelta(minutes=1)
+    with patch.object(store, "_prune", wraps=store._prune) as prune:
+        for number in range(10_000):
+            await store.set(f"client-{number}", start + timedelta(seconds=number))
+            assert len(store) <= 64
+    # The newest clients, furthest from a full limit, are the ones remembered.
+    last = start + timedelta(seconds=9_999)
+    assert await store.get("client-9999", start) == last
+    assert await store.get("client-0", start) == start
+    # A prune once the dict doubles or reaches the cap: about one per 32 requests here, where
+    # pruning on every request past prune_at would make nearly 10,000.
+    assert prune.call_count <= 10_000 // 32 + 8
 {%- else %}
 
 

@@ -11,7 +11,7 @@ from quart.testing import QuartClient
 from {{ cookiecutter.package_name }}.app import create_app
 from {{ cookiecutter.package_name }}.config import Settings
 
-from .conftest import authorization, make_settings
+from .conftest import authorization, make_settings, started_app
 
 ITEMS = "/api/v1/items"
 
@@ -108,6 +108,21 @@ async def test_cors_allows_only_the_configured_origins(database_url: str) -> Non
     assert "POST" in preflight.headers["Access-Control-Allow-Methods"]
     assert "Access-Control-Allow-Credentials" not in preflight.headers
     assert "Access-Control-Allow-Origin" not in other.headers
+
+
+async def test_browsers_may_read_the_headers_the_api_documents(database_url: str) -> None:
+    settings = make_settings(database_url, cors_origins="https://app.example")
+    async with started_app(settings) as app:
+        response = await app.test_client().get(
+            ITEMS, headers={"Origin": "https://app.example", **authorization(settings)}
+        )
+    assert response.status_code == 200
+    exposed = response.headers["Access-Control-Expose-Headers"].lower().split(", ")
+    assert "location" in exposed
+    assert "retry-after" in exposed
+{%- if cookiecutter.rate_limit != "none" %}
+    assert {"ratelimit-limit", "ratelimit-remaining", "ratelimit-reset"} <= set(exposed)
+{%- endif %}
 
 
 def remote_address_app(settings: Settings) -> Quart:

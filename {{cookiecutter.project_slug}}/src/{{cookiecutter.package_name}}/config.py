@@ -61,6 +61,11 @@ class DatabaseSettings(BaseSettings):
     # SQLite calls run on the event loop (fast); false: in aiosqlite's thread, so that long
     # queries do not hold up the worker's other requests (see sqlite.py).
     database_sqlite_inline: bool = True
+{%- else %}
+    # Connections each worker keeps open, and how many more it may open at busy times (closed
+    # again when returned): workers x (both) must stay under the server's max_connections.
+    database_pool_size: int = Field(default=5, ge=1)
+    database_max_overflow: int = Field(default=10, ge=0)
 {%- endif %}
 
     @field_validator("database_url")

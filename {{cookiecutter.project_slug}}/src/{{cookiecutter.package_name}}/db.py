@@ -11,12 +11,10 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from typing import cast
+from typing import Any, cast
 
 from quart import Quart, current_app, g
-{%- if cookiecutter.database == "sqlite" %}
-from sqlalchemy import make_url
-{%- endif %}
+from sqlalchemy import Dialect, event{% if cookiecutter.database == "sqlite" %}, make_url{% endif %}
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -41,12 +39,16 @@ class Database:
     close_waits: bool = True
 
 
+class DatabaseUnreachableError(Exception):
+    """No connection to the database server could be opened: refused, unreachable, timed out."""
+
+
 {% if cookiecutter.database == "sqlite" -%}
 def create_engine(settings: DatabaseSettings) -> AsyncEngine:
     """An async engine for ``settings.database_url``; waits for a connection are bounded."""
     if make_url(settings.database_url).get_backend_name() == "sqlite":
         return create_sqlite_engine(settings)
-    return create_async_engine(
+    engine = create_async_engine(
         settings.database_url,
         echo=settings.database_echo,
         pool_timeout=settings.database_timeout_seconds,
@@ -54,13 +56,30 @@ def create_engine(settings: DatabaseSettings) -> AsyncEngine:
 {%- else -%}
 def create_engine(settings: DatabaseSettings) -> AsyncEngine:
     """An async engine for ``settings.database_url``; waits for a connection are bounded."""
-    return create_async_engine(
+    engine = create_async_engine(
         settings.database_url,
         echo=settings.database_echo,
+        pool_size=settings.database_pool_size,
+        max_overflow=settings.database_max_overflow,
         pool_timeout=settings.database_timeout_seconds,
         connect_args={"timeout": settings.database_timeout_seconds},
     )
 {%- endif %}
+    event.listen(engine.sync_engine, "do_connect", _connect_or_unreachable)
+    return engine
+
+
+def _connect_or_unreachable(
+    dialect: Dialect, _record: Any, args: list[Any], params: dict[str, Any]
+) -> Any:
+    """Connect as the dialect would. The driver reports a server it cannot reach with the
+    socket's own errors (OSError, TimeoutError), which SQLAlchemy passes on as they are: named
+    here, they answer 503 without taking every OSError in the app's code for a database outage.
+    """
+    try:
+        return dialect.connect(*args, **params)
+    except (OSError, TimeoutError) as error:
+        raise DatabaseUnreachableError(f"Cannot connect to the database: {error!r}") from error
 
 
 def init_app(app: Quart, settings: DatabaseSettings) -> None:

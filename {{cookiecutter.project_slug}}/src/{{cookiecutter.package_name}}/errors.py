@@ -14,9 +14,16 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from werkzeug.exceptions import BadRequest, HTTPException
 
+from .db import DatabaseUnreachableError
+
 PROBLEM_JSON = "application/problem+json"
 # What a database that is down, unreachable, locked or saturated raises: a 503, not a 500.
-DATABASE_UNAVAILABLE = (OperationalError, InterfaceError, PoolTimeoutError, OSError, TimeoutError)
+DATABASE_UNAVAILABLE = (
+    OperationalError,
+    InterfaceError,
+    PoolTimeoutError,
+    DatabaseUnreachableError,
+)
 RETRY_AFTER_SECONDS = 5
 
 

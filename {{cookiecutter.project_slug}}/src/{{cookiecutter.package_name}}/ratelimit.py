@@ -16,6 +16,9 @@ limiter lets requests through (and logs it) rather than take the API down with i
 
 from __future__ import annotations
 
+{% if cookiecutter.rate_limit == "memory" -%}
+import heapq
+{% endif -%}
 import logging
 {%- if cookiecutter.rate_limit == "redis" %}
 import time
@@ -24,6 +27,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from math import ceil
+{%- if cookiecutter.rate_limit == "memory" %}
+from operator import itemgetter
+{%- endif %}
 from typing import cast
 
 from quart import Quart, Response, current_app, g, request
@@ -44,8 +50,10 @@ from .blueprints import api
 from .config import Settings
 
 {% if cookiecutter.rate_limit == "memory" -%}
-# Forget clients whose limit has fully recovered once this many are remembered.
+# Forget clients whose limit has fully recovered once this many are remembered, and remember
+# at most MAX_CLIENTS (see MemoryStore).
 PRUNE_AT = 10_000
+MAX_CLIENTS = 100_000
 {%- else -%}
 REDIS_TIMEOUT_SECONDS = 0.5
 WARN_EVERY_SECONDS = 60.0
@@ -59,10 +67,23 @@ logger = logging.getLogger(__name__)
 
 
 class MemoryStore(RateLimiterStoreABC):
-    """Theoretical arrival times in a dict that forgets clients who are back to a full limit."""
+    """Theoretical arrival times in a dict that forgets clients who are back to a full limit.
 
-    def __init__(self) -> None:
+    Forgetting walks the whole dict, so it waits until the dict has doubled since it last did:
+    a request pays for it now and then, not on every request. When more than half of
+    ``max_clients`` are still within their limits (many addresses at once, as from an IPv6
+    range), the half closest to a full limit is forgotten too and starts afresh: the memory
+    stays bounded, whatever the number of addresses.
+    """
+
+    def __init__(self, prune_at: int = PRUNE_AT, max_clients: int = MAX_CLIENTS) -> None:
         self._tats: dict[str, datetime] = {}
+        self._first_prune_at = self._prune_at = prune_at
+        self._max_clients = max_clients
+
+    def __len__(self) -> int:
+        """How many clients are remembered."""
+        return len(self._tats)
 
     async def before_serving(self) -> None:
         """Nothing to open."""
@@ -74,12 +95,22 @@ class MemoryStore(RateLimiterStoreABC):
         return self._tats.get(key, default)
 
     async def set(self, key: str, tat: datetime) -> None:
-        if len(self._tats) >= PRUNE_AT:
+        if len(self._tats) >= self._prune_at:
             self._prune(datetime.now(tat.tzinfo))
         self._tats[key] = tat
 
     def _prune(self, now: datetime) -> None:
-        self._tats = {key: tat for key, tat in self._tats.items() if tat > now}
+        tats = {key: tat for key, tat in self._tats.items() if tat > now}
+        keep = self._max_clients // 2
+        if len(tats) > keep:
+            logger.warning(
+                "Rate limiting %d clients at once: forgetting the %d closest to a full limit",
+                len(tats),
+                len(tats) - keep,
+            )
+            tats = dict(heapq.nlargest(keep, tats.items(), key=itemgetter(1)))
+        self._tats = tats
+        self._prune_at = max(self._first_prune_at, 2 * len(tats))
 {%- else %}
 
 

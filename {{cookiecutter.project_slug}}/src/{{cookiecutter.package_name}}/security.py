@@ -108,7 +108,16 @@ def init_app(app: Quart, settings: Settings) -> None:
             allow_credentials=settings.cors_allow_credentials,
             allow_headers=["Authorization", "Content-Type"],
             allow_methods=["GET", "POST", "PATCH", "DELETE"],
-            expose_headers=["Location", "Retry-After"],
+            # What the API documents in its responses' headers, readable by browser code too.
+            expose_headers=[
+                "Location",
+                "Retry-After",
+{%- if cookiecutter.rate_limit != "none" %}
+                "RateLimit-Limit",
+                "RateLimit-Remaining",
+                "RateLimit-Reset",
+{%- endif %}
+            ],
         )
     if settings.trusted_proxy_count:
         # Believe X-Forwarded-For/-Proto only as far back as the proxies we run.
