@@ -35,8 +35,9 @@ from {{ cookiecutter.package_name }}.config import ENV_PREFIX, Environment, Sett
 from {{ cookiecutter.package_name }}.db import create_engine, get_database
 from {{ cookiecutter.package_name }}.models import Base
 
-PROJECT = Path(__file__).resolve().parent.parent
-HYPERCORN_CONFIG = PROJECT / "hypercorn.toml"
+{% if cookiecutter.server == "hypercorn" -%}
+HYPERCORN_CONFIG = Path(__file__).resolve().parent.parent / "hypercorn.toml"
+{% endif -%}
 # Limits high enough that no test but the rate-limit ones ever meets them.
 UNLIMITED = 1_000_000
 {%- if cookiecutter.auth == "jwt" %}
@@ -196,8 +197,9 @@ class LiveServer:
             *(sys.executable, "-m", "{{ cookiecutter.package_name }}.serve"),
             *("--port", str(self.port), "--workers", "1"),
         ]
-        if HYPERCORN_CONFIG.exists():
-            command += ["--config", str(HYPERCORN_CONFIG)]
+{%- if cookiecutter.server == "hypercorn" %}
+        command += ["--config", str(HYPERCORN_CONFIG)]
+{%- endif %}
         with log.open("wb") as output:
             self.process = subprocess.Popen(
                 command, cwd=log.parent, env=env, stdout=output, stderr=subprocess.STDOUT
