@@ -43,28 +43,22 @@ class DatabaseUnreachableError(Exception):
     """No connection to the database server could be opened: refused, unreachable, timed out."""
 
 
-{% if cookiecutter.database == "sqlite" -%}
 def create_engine(settings: DatabaseSettings) -> AsyncEngine:
     """An async engine for ``settings.database_url``; waits for a connection are bounded."""
+{%- if cookiecutter.database == "sqlite" %}
     if make_url(settings.database_url).get_backend_name() == "sqlite":
         return create_sqlite_engine(settings)
+{%- endif %}
     engine = create_async_engine(
         settings.database_url,
         echo=settings.database_echo,
         pool_timeout=settings.database_timeout_seconds,
-    )
-{%- else -%}
-def create_engine(settings: DatabaseSettings) -> AsyncEngine:
-    """An async engine for ``settings.database_url``; waits for a connection are bounded."""
-    engine = create_async_engine(
-        settings.database_url,
-        echo=settings.database_echo,
+{%- if cookiecutter.database == "postgresql" %}
         pool_size=settings.database_pool_size,
         max_overflow=settings.database_max_overflow,
-        pool_timeout=settings.database_timeout_seconds,
         connect_args={"timeout": settings.database_timeout_seconds},
-    )
 {%- endif %}
+    )
     event.listen(engine.sync_engine, "do_connect", _connect_or_unreachable)
     return engine
 
