@@ -14,8 +14,10 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import alembic.command
 import httpx
 import pytest
+from alembic.config import Config
 from quart import Quart
 from quart.testing import QuartClient
 from quart.wrappers import Response
@@ -35,8 +37,10 @@ from {{ cookiecutter.package_name }}.config import ENV_PREFIX, Environment, Sett
 from {{ cookiecutter.package_name }}.db import create_engine, get_database
 from {{ cookiecutter.package_name }}.models import Base
 
+PROJECT = Path(__file__).resolve().parent.parent
+ALEMBIC_INI = PROJECT / "alembic.ini"
 {% if cookiecutter.server == "hypercorn" -%}
-HYPERCORN_CONFIG = Path(__file__).resolve().parent.parent / "hypercorn.toml"
+HYPERCORN_CONFIG = PROJECT / "hypercorn.toml"
 {% endif -%}
 # Limits high enough that no test but the rate-limit ones ever meets them.
 UNLIMITED = 1_000_000
@@ -134,10 +138,35 @@ def settings(database_url: str) -> Settings:
     return make_settings(database_url)
 
 
-async def empty_tables(engine: AsyncEngine) -> None:
+def alembic_config(database_url: str) -> Config:
+    """The project's Alembic set-up, pointed at ``database_url``."""
+    config = Config(str(ALEMBIC_INI))
+    config.attributes["database_url"] = database_url
+    config.attributes["configure_logger"] = False
+    return config
+
+
+async def drop_schema(engine: AsyncEngine) -> None:
+    """Drop every table, Alembic's record of the revision included."""
     async with engine.begin() as connection:
         await connection.run_sync(Base.metadata.drop_all)
-        await connection.run_sync(Base.metadata.create_all)
+        await connection.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
+
+
+async def migrate(database_url: str, revision: str = "head") -> None:
+    """Run the migrations up (or down) to ``revision``, as ``make migrate`` does."""
+    await asyncio.to_thread(alembic.command.upgrade, alembic_config(database_url), revision)
+
+
+async def unmigrate(database_url: str) -> None:
+    """Undo every migration (``alembic downgrade base``): Alembic's table stays, empty."""
+    await asyncio.to_thread(alembic.command.downgrade, alembic_config(database_url), "base")
+
+
+async def empty_tables(engine: AsyncEngine) -> None:
+    """Empty tables, built as production builds them: by the migrations."""
+    await drop_schema(engine)
+    await migrate(engine.url.render_as_string(hide_password=False))
 
 
 @asynccontextmanager

@@ -1,9 +1,22 @@
 from __future__ import annotations
 
+import logging
+from typing import Any
+
+import pytest
+from quart import Quart
 from quart.testing import QuartClient
 
 from {{ cookiecutter.package_name }}.app import create_app
 from {{ cookiecutter.package_name }}.config import Settings
+from {{ cookiecutter.package_name }}.db import get_database
+
+from .conftest import drop_schema, migrate, unmigrate
+
+
+async def readiness(app: Quart) -> tuple[int, Any]:
+    response = await app.test_client().get("/readyz")
+    return response.status_code, await response.get_json()
 
 
 async def test_liveness_answers_ok(client: QuartClient) -> None:
@@ -12,17 +25,33 @@ async def test_liveness_answers_ok(client: QuartClient) -> None:
     assert await response.get_json() == {"status": "ok"}
 
 
-async def test_readiness_answers_ok_when_the_database_is_up(client: QuartClient) -> None:
-    response = await client.get("/readyz")
-    assert response.status_code == 200
-    assert await response.get_json() == {"status": "ok"}
+async def test_readiness_answers_ok_when_the_database_is_up(app: Quart) -> None:
+    assert await readiness(app) == (200, {"status": "ok"})
 
 
 async def test_readiness_answers_503_when_the_database_is_down(
     settings: Settings, unreachable_database_url: str
 ) -> None:
     app = create_app(settings.model_copy(update={"database_url": unreachable_database_url}))
-    async with app.test_app() as test_app:
-        response = await test_app.test_client().get("/readyz")
-    assert response.status_code == 503
-    assert await response.get_json() == {"status": "unavailable"}
+    async with app.test_app():
+        assert await readiness(app) == (503, {"status": "unavailable"})
+
+
+async def test_readiness_answers_503_until_the_migrations_have_run(
+    settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    app = create_app(settings)
+    async with app.test_app():
+        async with app.app_context():
+            await drop_schema(get_database().engine)
+
+        with caplog.at_level(logging.WARNING):
+            assert await readiness(app) == (503, {"status": "unmigrated"})
+        assert "run the migrations (alembic upgrade head)" in caplog.text
+
+        await migrate(settings.database_url)
+        assert await readiness(app) == (200, {"status": "ok"})
+
+        # Undone: Alembic's table is still there, but records no revision.
+        await unmigrate(settings.database_url)
+        assert await readiness(app) == (503, {"status": "unmigrated"})

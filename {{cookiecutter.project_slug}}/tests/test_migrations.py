@@ -1,14 +1,10 @@
-"""Migrations build exactly the schema the models describe, and can be undone."""
+"""Migrations build exactly the schema the models describe, and can be undone and redone."""
 
 from __future__ import annotations
 
-import asyncio
-from pathlib import Path
 from typing import Any
 
-from alembic import command
 from alembic.autogenerate import compare_metadata
-from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, inspect
 
@@ -16,14 +12,7 @@ from {{ cookiecutter.package_name }}.config import DatabaseSettings
 from {{ cookiecutter.package_name }}.db import create_engine
 from {{ cookiecutter.package_name }}.models import Base
 
-ALEMBIC_INI = Path(__file__).resolve().parents[1] / "alembic.ini"
-
-
-def alembic_config(database_url: str) -> Config:
-    config = Config(str(ALEMBIC_INI))
-    config.attributes["database_url"] = database_url
-    config.attributes["configure_logger"] = False
-    return config
+from .conftest import drop_schema, migrate, unmigrate
 
 
 def differences(connection: Connection) -> list[Any]:
@@ -36,18 +25,20 @@ def table_names(connection: Connection) -> set[str]:
 
 async def test_migrations_match_the_models(database_url: str) -> None:
     engine = create_engine(DatabaseSettings(_env_file=None, database_url=database_url))
-    config = alembic_config(database_url)
     try:
-        async with engine.begin() as connection:
-            await connection.run_sync(Base.metadata.drop_all)
-            await connection.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
+        await drop_schema(engine)
 
-        await asyncio.to_thread(command.upgrade, config, "head")
+        await migrate(database_url)
         async with engine.connect() as connection:
             assert await connection.run_sync(differences) == []
 
-        await asyncio.to_thread(command.downgrade, config, "base")
+        await unmigrate(database_url)
         async with engine.connect() as connection:
             assert await connection.run_sync(table_names) == {"alembic_version"}
+
+        # Undone cleanly: nothing left behind stops them running again.
+        await migrate(database_url)
+        async with engine.connect() as connection:
+            assert await connection.run_sync(differences) == []
     finally:
         await engine.dispose()

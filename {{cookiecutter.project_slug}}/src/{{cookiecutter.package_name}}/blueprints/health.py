@@ -4,23 +4,29 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Literal
 
 from pydantic import BaseModel
 from quart import Blueprint, Response
 from quart_schema import document_response, validate_response
-from sqlalchemy import text
+from sqlalchemy import Connection, String, column, inspect, select, table
 
 from ..db import get_database
 
 READINESS_TIMEOUT_SECONDS = 2.0
 ALIVE = b'{"status":"ok"}'
+# Where Alembic records the revision a database is at: no row, no schema.
+MIGRATIONS_TABLE = "alembic_version"
+MIGRATED_REVISION = (
+    select(column("version_num", String)).select_from(table(MIGRATIONS_TABLE)).limit(1)
+)
 
 blueprint = Blueprint("health", __name__)
 logger = logging.getLogger(__name__)
 
 
 class HealthStatus(BaseModel):
-    status: str
+    status: Literal["ok", "unavailable", "unmigrated"]
 
 
 @blueprint.get("/healthz")
@@ -35,12 +41,29 @@ async def liveness() -> Response:
 @validate_response(HealthStatus, 200)
 @validate_response(HealthStatus, 503)
 async def readiness() -> tuple[HealthStatus, int]:
-    """The service can reach its database (503 when it cannot)."""
+    """The service can reach its database, and the migrations have run there (503 if not)."""
     try:
         async with asyncio.timeout(READINESS_TIMEOUT_SECONDS):
             async with get_database().engine.connect() as connection:
-                await connection.execute(text("SELECT 1"))
+                migrated = await connection.run_sync(is_migrated)
     except Exception:
         logger.warning("Readiness check failed: the database is unreachable", exc_info=True)
         return HealthStatus(status="unavailable"), 503
+    if not migrated:
+        logger.warning(
+            "Readiness check failed: the database has no schema; run the migrations "
+            "(alembic upgrade head)"
+        )
+        return HealthStatus(status="unmigrated"), 503
     return HealthStatus(status="ok"), 200
+
+
+def is_migrated(connection: Connection) -> bool:
+    """Whether Alembic has recorded a revision in this database.
+
+    Any revision will do, not only the newest this code knows: during a rolling deploy the
+    old processes must stay ready after the new release's migrations have run.
+    """
+    if not inspect(connection).has_table(MIGRATIONS_TABLE):
+        return False
+    return connection.execute(MIGRATED_REVISION).first() is not None
