@@ -1,10 +1,13 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from pydantic import ValidationError
 
 from {{ cookiecutter.package_name }}.app import create_app
-from {{ cookiecutter.package_name }}.config import ENV_PREFIX, Environment, Settings
+from {{ cookiecutter.package_name }}.config import DATABASE, ENV_PREFIX, Environment, Settings
+from {{ cookiecutter.package_name }}.serve import main
 
 GOOD_SECRET = "k" * 40
 
@@ -72,14 +75,55 @@ def test_settings_come_from_prefixed_environment_variables(
 @pytest.mark.parametrize(
     ("given", "expected"),
     [
+{%- if cookiecutter.database == "postgresql" %}
         ("postgres://u@h/db", "postgresql+asyncpg://u@h/db"),
         ("postgresql://u@h/db", "postgresql+asyncpg://u@h/db"),
-        ("sqlite:///var/x.db", "sqlite+aiosqlite:///var/x.db"),
         ("postgresql+asyncpg://u@h/db", "postgresql+asyncpg://u@h/db"),
+{%- else %}
+        ("sqlite:///var/x.db", "sqlite+aiosqlite:///var/x.db"),
+        ("sqlite+aiosqlite:///var/x.db", "sqlite+aiosqlite:///var/x.db"),
+{%- endif %}
     ],
 )
 def test_database_urls_use_async_drivers(given: str, expected: str) -> None:
     assert make(environment="development", database_url=given).database_url == expected
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+{%- if cookiecutter.database == "postgresql" %}
+        "sqlite:///var/x.db",
+        "postgresql+psycopg2://u:hunter2@h/db",
+{%- else %}
+        "postgresql://u:hunter2@h/db",
+        "sqlite+pysqlite:///var/x.db",
+{%- endif %}
+        "mysql://u:hunter2@h/db",
+        "var/x.db",
+    ],
+)
+def test_urls_for_another_database_or_driver_are_refused(url: str) -> None:
+    refused = f"DATABASE_URL must be a URL for {DATABASE}, the database this service was made for"
+    with pytest.raises(ValidationError, match=refused) as caught:
+        make(environment="development", database_url=url)
+    assert "hunter2" not in str(caught.value)
+
+
+def test_the_server_refuses_to_start_on_invalid_settings(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)  # no .env
+    monkeypatch.setenv(f"{ENV_PREFIX}SECRET_KEY", GOOD_SECRET)
+    monkeypatch.setenv(f"{ENV_PREFIX}LOG_LEVEL", "LOUD")
+    monkeypatch.setenv(f"{ENV_PREFIX}DATABASE_URL", "mysql://u@h/db")
+
+    assert main(["--port", "1"]) == 2
+
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[0] == "Cannot start: the settings are invalid."
+    assert lines[1].startswith(f"{ENV_PREFIX}DATABASE_URL must be a")
+    assert lines[2].startswith(f"{ENV_PREFIX}LOG_LEVEL: Input should be 'DEBUG'")
 
 
 def test_settings_reach_the_app() -> None:

@@ -3,11 +3,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy.dialects import sqlite
+from sqlalchemy.engine.default import DefaultDialect
 
 from {{ cookiecutter.package_name }}.models import UTCDateTime
 
-DIALECT = sqlite.dialect()
+DIALECT = DefaultDialect()  # the conversions are the same on every database
 PARIS_WINTER = timezone(timedelta(hours=1))
 
 

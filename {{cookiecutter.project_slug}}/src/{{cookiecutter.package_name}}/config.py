@@ -10,7 +10,7 @@ import secrets
 from enum import StrEnum
 from typing import Annotated, Any, Literal, Self
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 ENV_PREFIX = "{{ cookiecutter.package_name | upper }}_"
@@ -22,12 +22,19 @@ HMAC_ALGORITHMS = frozenset({"HS256", "HS384", "HS512"})
 PUBLIC_KEY_ALGORITHMS = frozenset({"RS256", "RS384", "RS512", "PS256", "ES256", "ES384", "EdDSA"})
 {%- endif %}
 
-# Plain driver names select a synchronous driver; this service needs the async ones.
-ASYNC_DRIVERS = {
-    "postgres://": "postgresql+asyncpg://",
-    "postgresql://": "postgresql+asyncpg://",
-    "sqlite://": "sqlite+aiosqlite://",
-}
+# The one database this service was made for. Plain URLs select a synchronous driver: they
+# get the async one.
+{%- if cookiecutter.database == "postgresql" %}
+DATABASE = "PostgreSQL"
+EXAMPLE_URL = "postgresql://user@host:5432/name"
+ASYNC_DRIVER = "postgresql+asyncpg"
+PLAIN_DRIVERS = frozenset({"postgres", "postgresql"})
+{%- else %}
+DATABASE = "SQLite"
+EXAMPLE_URL = "sqlite:///var/name.db"
+ASYNC_DRIVER = "sqlite+aiosqlite"
+PLAIN_DRIVERS = frozenset({"sqlite"})
+{%- endif %}
 
 
 class Environment(StrEnum):
@@ -71,10 +78,15 @@ class DatabaseSettings(BaseSettings):
     @field_validator("database_url")
     @classmethod
     def _use_async_driver(cls, url: str) -> str:
-        for plain, async_url in ASYNC_DRIVERS.items():
-            if url.startswith(plain):
-                return async_url + url.removeprefix(plain)
-        return url
+        driver, separator, rest = url.partition("://")
+        if driver in PLAIN_DRIVERS:
+            driver = ASYNC_DRIVER
+        if not separator or driver != ASYNC_DRIVER:
+            raise ValueError(
+                f"{ENV_PREFIX}DATABASE_URL must be a URL for {DATABASE}, the database this "
+                f"service was made for, such as {EXAMPLE_URL}"
+            )
+        return f"{driver}://{rest}"
 
 
 class Settings(DatabaseSettings):
@@ -202,3 +214,16 @@ def _check_secret(secret: SecretStr, name: str) -> None:
             f"{ENV_PREFIX}{name} must be a random value of at least "
             f"{MIN_SECRET_LENGTH} characters, not a placeholder"
         )
+
+
+def describe(error: ValidationError) -> str:
+    """One line per problem in ``error``, each naming the environment variable to fix."""
+    lines = []
+    for problem in error.errors():
+        message = problem["msg"].removeprefix("Value error, ")
+        if problem["loc"]:
+            name = f"{ENV_PREFIX}{str(problem['loc'][0]).upper()}"
+            if not message.startswith(name):
+                message = f"{name}: {message}"
+        lines.append(message)
+    return "\n".join(lines)

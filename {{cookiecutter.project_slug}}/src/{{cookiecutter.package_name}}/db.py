@@ -11,16 +11,23 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+{%- if cookiecutter.database == "sqlite" %}
+from typing import cast
+
+from quart import Quart, current_app, g
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+{%- else %}
 from typing import Any, cast
 
 from quart import Quart, current_app, g
-from sqlalchemy import Dialect, event{% if cookiecutter.database == "sqlite" %}, make_url{% endif %}
+from sqlalchemy import Dialect, event
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
+{%- endif %}
 
 from .config import DatabaseSettings
 {%- if cookiecutter.database == "sqlite" %}
@@ -37,6 +44,13 @@ class Database:
     # Whether closing a session waits on the driver, so that a cancelled request could cut it
     # short (every driver but SQLite on the event loop).
     close_waits: bool = True
+{%- if cookiecutter.database == "sqlite" %}
+
+
+def create_engine(settings: DatabaseSettings) -> AsyncEngine:
+    """An async engine for ``settings.database_url``; waits for a connection are bounded."""
+    return create_sqlite_engine(settings)
+{%- else %}
 
 
 class DatabaseUnreachableError(Exception):
@@ -45,19 +59,13 @@ class DatabaseUnreachableError(Exception):
 
 def create_engine(settings: DatabaseSettings) -> AsyncEngine:
     """An async engine for ``settings.database_url``; waits for a connection are bounded."""
-{%- if cookiecutter.database == "sqlite" %}
-    if make_url(settings.database_url).get_backend_name() == "sqlite":
-        return create_sqlite_engine(settings)
-{%- endif %}
     engine = create_async_engine(
         settings.database_url,
         echo=settings.database_echo,
         pool_timeout=settings.database_timeout_seconds,
-{%- if cookiecutter.database == "postgresql" %}
         pool_size=settings.database_pool_size,
         max_overflow=settings.database_max_overflow,
         connect_args={"timeout": settings.database_timeout_seconds},
-{%- endif %}
     )
     event.listen(engine.sync_engine, "do_connect", _connect_or_unreachable)
     return engine
@@ -74,6 +82,7 @@ def _connect_or_unreachable(
         return dialect.connect(*args, **params)
     except (OSError, TimeoutError) as error:
         raise DatabaseUnreachableError(f"Cannot connect to the database: {error!r}") from error
+{%- endif %}
 
 
 def init_app(app: Quart, settings: DatabaseSettings) -> None:

@@ -14,7 +14,10 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from werkzeug.exceptions import BadRequest, HTTPException
 
+{%- if cookiecutter.database == "postgresql" %}
+
 from .db import DatabaseUnreachableError
+{%- endif %}
 
 PROBLEM_JSON = "application/problem+json"
 # What a database that is down, unreachable, locked or saturated raises: a 503, not a 500.
@@ -22,7 +25,9 @@ DATABASE_UNAVAILABLE = (
     OperationalError,
     InterfaceError,
     PoolTimeoutError,
+{%- if cookiecutter.database == "postgresql" %}
     DatabaseUnreachableError,
+{%- endif %}
 )
 RETRY_AFTER_SECONDS = 5
 

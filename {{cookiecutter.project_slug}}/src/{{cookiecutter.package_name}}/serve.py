@@ -17,6 +17,7 @@ import argparse
 {%- if cookiecutter.server == "uvicorn" %}
 import signal
 {%- endif %}
+import sys
 from collections.abc import Sequence
 {%- if cookiecutter.server == "uvicorn" %}
 from types import FrameType
@@ -33,6 +34,9 @@ import uvicorn
 from granian import Granian
 from granian.constants import Interfaces
 {%- endif %}
+from pydantic import ValidationError
+
+from .config import Settings, describe
 
 APP = "{{ cookiecutter.package_name }}.asgi:app"
 {%- if cookiecutter.server != "hypercorn" %}
@@ -68,6 +72,12 @@ def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     arguments = parse_arguments(argv)
+    try:
+        Settings()
+    except ValidationError as error:
+        # Checked here once, rather than as a traceback from every worker's startup.
+        print(f"Cannot start: the settings are invalid.\n{describe(error)}", file=sys.stderr)
+        return 2
 {%- if cookiecutter.server == "hypercorn" %}
     config = Config.from_toml(arguments.config)
     config.application_path = APP
