@@ -2,15 +2,9 @@
 
 from __future__ import annotations
 
-{% if cookiecutter.rate_limit == "redis" -%}
 import asyncio
-{% endif -%}
 from collections.abc import AsyncIterator, Awaitable, Callable
-{%- if cookiecutter.rate_limit == "memory" %}
-from datetime import UTC, datetime, timedelta
-{%- else %}
 from datetime import timedelta
-{%- endif %}
 from typing import Any
 {%- if cookiecutter.rate_limit == "memory" %}
 from unittest.mock import patch
@@ -26,7 +20,17 @@ from redis import asyncio as redis
 
 from {{ cookiecutter.package_name }}.blueprints import api
 from {{ cookiecutter.package_name }}.config import Settings
-from {{ cookiecutter.package_name }}.ratelimit import APIRateLimiter, {% if cookiecutter.rate_limit == "memory" %}MemoryStore, {% endif %}client_address
+from {{ cookiecutter.package_name }}.ratelimit import (
+    APIRateLimiter,
+    CountingStore,
+{%- if cookiecutter.rate_limit == "memory" %}
+    Limit,
+    MemoryStore,
+{%- else %}
+    RedisStore,
+{%- endif %}
+    client_address,
+)
 
 from .conftest import authorization, make_settings, started_app
 
@@ -61,6 +65,16 @@ async def clean_redis(settings: Settings) -> AsyncIterator[None]:
             await client.delete(key)
     finally:
         await client.aclose()
+{%- endif %}
+
+
+@pytest.fixture
+def store(settings: Settings) -> CountingStore:
+    """The project's store, for apps made by hand."""
+{%- if cookiecutter.rate_limit == "memory" %}
+    return MemoryStore()
+{%- else %}
+    return RedisStore(settings.redis_url.get_secret_value(), settings.redis_key_prefix)
 {%- endif %}
 
 
@@ -109,7 +123,7 @@ async def test_a_forged_forwarded_for_does_not_reset_the_limit(limited: Get) -> 
     assert response.status_code == 429
 
 
-async def test_a_route_may_add_a_tighter_limit_of_its_own() -> None:
+async def test_a_route_may_add_a_tighter_limit_of_its_own(store: CountingStore) -> None:
     app = Quart(__name__)
     # The limiter hangs off the API blueprint's name: this one stands in for it.
     resources = Blueprint(api.blueprint.name, __name__, url_prefix="/api/v1")
@@ -125,7 +139,7 @@ async def test_a_route_may_add_a_tighter_limit_of_its_own() -> None:
 
     app.register_blueprint(resources)
     default = RateLimit(LIMIT, timedelta(minutes=1))
-    APIRateLimiter(app, key_function=client_address, store=LibraryStore(), default_limits=[default])
+    APIRateLimiter(app, key_function=client_address, store=store, default_limits=[default])
 
     async with app.test_app():
         client = app.test_client()
@@ -143,7 +157,7 @@ async def test_a_route_may_add_a_tighter_limit_of_its_own() -> None:
     assert other.headers["RateLimit-Remaining"] == str(LIMIT - 1)
 
 
-async def test_a_limit_may_key_and_skip_requests_its_own_way() -> None:
+async def test_a_limit_may_key_and_skip_requests_its_own_way(store: CountingStore) -> None:
     app = Quart(__name__)
     resources = Blueprint(api.blueprint.name, __name__, url_prefix="/api/v1")
 
@@ -159,7 +173,7 @@ async def test_a_limit_may_key_and_skip_requests_its_own_way() -> None:
         return "reports"
 
     app.register_blueprint(resources)
-    APIRateLimiter(app, key_function=client_address, store=LibraryStore())
+    APIRateLimiter(app, key_function=client_address, store=store)
 
     async with app.test_app():
         client = app.test_client()
@@ -176,6 +190,18 @@ async def test_a_limit_may_key_and_skip_requests_its_own_way() -> None:
     assert internal_calls == [200, 200]
 
 
+def test_the_limiter_refuses_a_store_that_cannot_count_in_one_step() -> None:
+    with pytest.raises(TypeError, match="CountingStore"):
+        APIRateLimiter(Quart(__name__), key_function=client_address, store=LibraryStore())
+
+
+async def test_requests_at_once_take_no_more_than_the_limit(limited: Get) -> None:
+    responses = await asyncio.gather(*(limited(ITEMS) for _ in range(LIMIT * 4)))
+    statuses = [response.status_code for response in responses]
+    assert statuses.count(200) == LIMIT
+    assert statuses.count(429) == LIMIT * 3
+
+
 @pytest.mark.parametrize("path", ["/healthz", "/readyz", "/openapi.json"])
 async def test_health_checks_and_docs_are_never_limited(limited: Get, path: str) -> None:
     for _ in range(LIMIT * 3):
@@ -187,45 +213,70 @@ async def test_health_checks_and_docs_are_never_limited(limited: Get, path: str)
 
 async def test_the_memory_store_forgets_clients_back_to_a_full_limit() -> None:
     store = MemoryStore(prune_at=100)
-    past = datetime.now(UTC) - timedelta(seconds=1)
     for number in range(100):
-        await store.set(f"client-{number}", past)
-    future = datetime.now(UTC) + timedelta(minutes=1)
-    await store.set("active", future)
+        await store.count([Limit(f"client-{number}", interval=1.0, burst=59.0)], now=0.0)
+    # At 100 s every one of them is back to a full limit; "active" is the 101st client.
+    await store.count([Limit("active", interval=1.0, burst=59.0)], now=100.0)
     assert len(store) == 1
-    assert await store.get("active", past) == future
-    assert await store.get("client-1", future) == future
+    assert await store.count([Limit("active", 1.0, 59.0)], now=100.0) == (True, [1.0])
+    assert await store.count([Limit("client-1", 1.0, 59.0)], now=100.0) == (True, [0.0])
+
+
+async def test_the_memory_store_counts_nothing_when_one_limit_refuses() -> None:
+    store = MemoryStore()
+    tight, loose = Limit("tight", interval=10.0, burst=0.0), Limit("loose", 1.0, 59.0)
+    assert await store.count([tight, loose], now=0.0) == (True, [0.0, 0.0])
+    assert await store.count([tight, loose], now=1.0) == (False, [9.0, 0.0])
+    # The refused request left "loose" as it was: 1 s of it spent, and gone by now.
+    assert await store.count([loose], now=1.0) == (True, [0.0])
 
 
 async def test_the_memory_store_stays_bounded_when_every_client_is_within_its_limit() -> None:
     store = MemoryStore(prune_at=8, max_clients=64)
-    start = datetime.now(UTC) + timedelta(minutes=1)
+
+    def limit(number: int) -> Limit:
+        """An hour between requests: no client gets back to a full limit during the test."""
+        return Limit(f"client-{number}", interval=3600.0, burst=3600.0)
+
     with patch.object(store, "_prune", wraps=store._prune) as prune:
         for number in range(10_000):
-            await store.set(f"client-{number}", start + timedelta(seconds=number))
+            await store.count([limit(number)], now=float(number))
             assert len(store) <= 64
     # The newest clients, furthest from a full limit, are the ones remembered.
-    last = start + timedelta(seconds=9_999)
-    assert await store.get("client-9999", start) == last
-    assert await store.get("client-0", start) == start
+    assert await store.count([limit(9_999)], now=9_999.0) == (True, [3600.0])
+    assert await store.count([limit(0)], now=9_999.0) == (True, [0.0])
     # A prune once the dict doubles or reaches the cap: about one per 32 requests here, where
     # pruning on every request past prune_at would make nearly 10,000.
     assert prune.call_count <= 10_000 // 32 + 8
 {%- else %}
 
 
-async def test_the_limit_is_shared_by_every_worker(settings: Settings) -> None:
-    """Two apps on one Redis stand for two worker processes."""
+@pytest.fixture
+async def workers(settings: Settings) -> AsyncIterator[list[Get]]:
+    """Two apps on one Redis, standing for two worker processes, with LIMIT requests a minute."""
     shared = make_settings(
         settings.database_url,
         rate_limit_requests=LIMIT,
         redis_key_prefix=settings.redis_key_prefix,
     )
     async with started_app(shared) as first, started_app(shared) as second:
-        workers = [getter(first, shared), getter(second, shared)]
-        statuses = [(await get(ITEMS)).status_code for get in workers * LIMIT]
+        yield [getter(first, shared), getter(second, shared)]
+
+
+async def test_the_limit_is_shared_by_every_worker(workers: list[Get]) -> None:
+    statuses = [(await get(ITEMS)).status_code for get in workers * LIMIT]
     assert statuses.count(200) == LIMIT
     assert statuses.count(429) == LIMIT
+
+
+async def test_requests_at_once_on_every_worker_take_no_more_than_the_limit(
+    workers: list[Get],
+) -> None:
+    """Each request reads and counts in one step on the Redis server: no two take the last."""
+    responses = await asyncio.gather(*(get(ITEMS) for get in workers * LIMIT * 4))
+    statuses = [response.status_code for response in responses]
+    assert statuses.count(200) == LIMIT
+    assert statuses.count(429) == LIMIT * 7
 
 
 async def test_keys_carry_the_prefix_and_expire(limited: Get, settings: Settings) -> None:

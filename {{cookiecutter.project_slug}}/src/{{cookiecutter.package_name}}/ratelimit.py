@@ -20,17 +20,17 @@ from __future__ import annotations
 import heapq
 {% endif -%}
 import logging
-{%- if cookiecutter.rate_limit == "redis" %}
 import time
-{%- endif %}
+from abc import abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from functools import partial
 from math import ceil
 {%- if cookiecutter.rate_limit == "memory" %}
 from operator import itemgetter
 {%- endif %}
-from typing import cast
+from typing import NamedTuple, cast
 
 from quart import Quart, Response, current_app, g, request
 from quart_rate_limiter import (
@@ -43,6 +43,7 @@ from quart_rate_limiter import (
 from quart_rate_limiter.store import RateLimiterStoreABC
 {%- if cookiecutter.rate_limit == "redis" %}
 from redis import asyncio as redis
+from redis.commands.core import AsyncScript
 from redis.exceptions import RedisError
 {%- endif %}
 
@@ -57,16 +58,72 @@ MAX_CLIENTS = 100_000
 {%- else -%}
 REDIS_TIMEOUT_SECONDS = 0.5
 WARN_EVERY_SECONDS = 60.0
+# GCRA for one request against every limit of its route, in one step on the Redis server.
+# KEYS: one per limit. ARGV: now, then each limit's interval and burst (seconds). Replies
+# 1 when the request is counted (0 when a limit refuses it, and nothing is written), then how
+# far ahead of now each key's arrival time was, as text (Redis would truncate numbers).
+COUNT_SCRIPT = """
+local now = tonumber(ARGV[1])
+local waits = {}
+local counted = 1
+for i, key in ipairs(KEYS) do
+    local tat = math.max(tonumber(redis.call("GET", key) or now), now)
+    waits[i] = tat - now
+    if waits[i] > tonumber(ARGV[2 * i + 1]) then
+        counted = 0
+    end
+end
+local reply = {counted}
+for i, key in ipairs(KEYS) do
+    if counted == 1 then
+        local tat = now + waits[i] + tonumber(ARGV[2 * i])
+        redis.call("SET", key, string.format("%.6f", tat), "PXAT", math.floor(tat * 1000) + 1)
+    end
+    reply[i + 1] = string.format("%.6f", waits[i])
+end
+return reply
+"""
 {%- endif %}
 
 # The library's switch (app.config), which RateLimiter(enabled=...) sets.
 ENABLED = "QUART_RATE_LIMITER_ENABLED"
 
 logger = logging.getLogger(__name__)
+
+
+class Limit(NamedTuple):
+    """One limit as it applies to one client: its store key, and its figures in seconds (GCRA:
+    a request every ``interval`` at the steady rate, and up to ``burst`` ahead of it)."""
+
+    key: str
+    interval: float
+    burst: float
+
+
+class CountingStore(RateLimiterStoreABC):
+    """Where :class:`APIRateLimiter` keeps each client's theoretical arrival times.
+
+    It checks a request against every limit of its route and counts it in one step, so that
+    two requests at once cannot both take a client's last one; quart-rate-limiter's ``get``
+    and ``set`` would read, await, then write.
+    """
+
+    @abstractmethod
+    async def count(self, limits: Sequence[Limit], now: float) -> tuple[bool, list[float]]:
+        """Whether the request is counted, and for each limit how many seconds its arrival
+        time was ahead of ``now`` (0 when behind). The request is counted when every one is
+        within its limit's burst: each arrival time then moves on by its limit's interval.
+        """
+
+    async def get(self, key: str, default: datetime) -> datetime:
+        raise NotImplementedError("APIRateLimiter reads and writes with count()")
+
+    async def set(self, key: str, tat: datetime) -> None:
+        raise NotImplementedError("APIRateLimiter reads and writes with count()")
 {%- if cookiecutter.rate_limit == "memory" %}
 
 
-class MemoryStore(RateLimiterStoreABC):
+class MemoryStore(CountingStore):
     """Theoretical arrival times in a dict that forgets clients who are back to a full limit.
 
     Forgetting walks the whole dict, so it waits until the dict has doubled since it last did:
@@ -77,7 +134,7 @@ class MemoryStore(RateLimiterStoreABC):
     """
 
     def __init__(self, prune_at: int = PRUNE_AT, max_clients: int = MAX_CLIENTS) -> None:
-        self._tats: dict[str, datetime] = {}
+        self._tats: dict[str, float] = {}
         self._first_prune_at = self._prune_at = prune_at
         self._max_clients = max_clients
 
@@ -91,15 +148,18 @@ class MemoryStore(RateLimiterStoreABC):
     async def after_serving(self) -> None:
         self._tats.clear()
 
-    async def get(self, key: str, default: datetime) -> datetime:
-        return self._tats.get(key, default)
+    async def count(self, limits: Sequence[Limit], now: float) -> tuple[bool, list[float]]:
+        # Nothing here awaits: no other request runs between the reads and the writes.
+        waits = [max(self._tats.get(limit.key, now) - now, 0.0) for limit in limits]
+        counted = all(wait <= limit.burst for wait, limit in zip(waits, limits, strict=True))
+        if counted:
+            if len(self._tats) >= self._prune_at:
+                self._prune(now)
+            for wait, limit in zip(waits, limits, strict=True):
+                self._tats[limit.key] = now + wait + limit.interval
+        return counted, waits
 
-    async def set(self, key: str, tat: datetime) -> None:
-        if len(self._tats) >= self._prune_at:
-            self._prune(datetime.now(tat.tzinfo))
-        self._tats[key] = tat
-
-    def _prune(self, now: datetime) -> None:
+    def _prune(self, now: float) -> None:
         tats = {key: tat for key, tat in self._tats.items() if tat > now}
         keep = self._max_clients // 2
         if len(tats) > keep:
@@ -114,13 +174,15 @@ class MemoryStore(RateLimiterStoreABC):
 {%- else %}
 
 
-class RedisStore(RateLimiterStoreABC):
-    """Theoretical arrival times in Redis, each expiring when its client is back to a full limit."""
+class RedisStore(CountingStore):
+    """Theoretical arrival times in Redis, each expiring when its client is back to a full limit;
+    a request is checked and counted by one script, atomically for every worker and machine."""
 
     def __init__(self, url: str, prefix: str) -> None:
         self._url = url
         self._prefix = prefix
         self._redis: redis.Redis | None = None
+        self._count_script: AsyncScript | None = None
         self._warned_at = -WARN_EVERY_SECONDS
 
     async def before_serving(self) -> None:
@@ -129,33 +191,25 @@ class RedisStore(RateLimiterStoreABC):
             socket_timeout=REDIS_TIMEOUT_SECONDS,
             socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
         )
+        # Sent by its SHA1 (EVALSHA), and in full only when Redis does not have it yet.
+        self._count_script = self._redis.register_script(COUNT_SCRIPT)
 
     async def after_serving(self) -> None:
         if self._redis is not None:
             await self._redis.aclose()
-            self._redis = None
+            self._redis = self._count_script = None
 
-    @property
-    def _client(self) -> redis.Redis:
-        if self._redis is None:
+    async def count(self, limits: Sequence[Limit], now: float) -> tuple[bool, list[float]]:
+        if self._count_script is None:
             raise RuntimeError("The rate limiter's Redis client is used before serving")
-        return self._redis
-
-    async def get(self, key: str, default: datetime) -> datetime:
+        keys = [self._prefix + limit.key for limit in limits]
+        figures = [figure for limit in limits for figure in (limit.interval, limit.burst)]
         try:
-            value = await self._client.get(self._prefix + key)
+            counted, *waits = await self._count_script(keys=keys, args=[now, *figures])
         except RedisError:
             self._unreachable()
-            return default
-        return default if value is None else datetime.fromtimestamp(float(value), default.tzinfo)
-
-    async def set(self, key: str, tat: datetime) -> None:
-        try:
-            await self._client.set(
-                self._prefix + key, tat.timestamp(), pxat=int(tat.timestamp() * 1000) + 1
-            )
-        except RedisError:
-            self._unreachable()
+            return True, [0.0] * len(limits)
+        return counted == 1, [float(wait) for wait in waits]
 
     def _unreachable(self) -> None:
         """Say so in the log, at most once a minute: an outage must not flood it."""
@@ -184,7 +238,6 @@ class Rule:
     period: float
     interval: float
     burst: float
-    step: timedelta  # the interval, as what each request adds to the arrival time
 
     @classmethod
     def of(
@@ -207,18 +260,15 @@ class Rule:
             interval=interval,
             # The whole limit but one request.
             burst=period - interval,
-            step=timedelta(seconds=interval),
         )
 
 
 @dataclass(frozen=True, slots=True)
 class Window:
-    """Where one client stands against one rule: its theoretical arrival time (GCRA) and how
-    far that is ahead of now."""
+    """Where one client stands against one rule: how far its theoretical arrival time (GCRA)
+    was ahead of now, before this request."""
 
     rule: Rule
-    key: str
-    tat: datetime
     wait_seconds: float
 
     @property
@@ -251,10 +301,14 @@ class APIRateLimiter(RateLimiter):
     The library's own hooks work out each route's limits and keys on every request and look
     each limit up three times (to check it, to count the request, to write the headers). These
     work a route's rules out on its first request (the routes and their limits are fixed once
-    the app serves), and read each limit once a request.
+    the app serves), and check and count a request in one step of a :class:`CountingStore`.
     """
 
+    store: CountingStore
+
     def init_app(self, app: Quart, enabled: bool = True) -> None:
+        if not isinstance(self.store, CountingStore):
+            raise TypeError("APIRateLimiter counts in a CountingStore: give it store=...")
         rules: dict[str, tuple[Rule, ...]] = {}  # per endpoint, for this app
         hooks = api.blueprint.name
         app.before_request_funcs.setdefault(hooks, []).append(partial(self._count_request, rules))
@@ -283,22 +337,21 @@ class APIRateLimiter(RateLimiter):
         route = rules.get(endpoint)
         if route is None:
             route = rules[endpoint] = self._rules(endpoint)
-        now = datetime.now(UTC)
-        windows = []
-        for rule in route:
-            if rule.skip_function is None or not await rule.skip_function():
-                key = rule.prefix + await rule.key_function()
-                tat = max(await self.store.get(key, now), now)
-                windows.append(Window(rule, key, tat, (tat - now).total_seconds()))
-        if not windows:
+        applied = [
+            rule for rule in route if rule.skip_function is None or not await rule.skip_function()
+        ]
+        if not applied:
             return
-        refused = [window for window in windows if window.refused]
-        if refused:
-            g.rate_limit_headers = windows[0].headers(counted=False)
-            raise RateLimitExceeded(ceil(max(window.retry_after for window in refused)))
-        for window in windows:
-            await self.store.set(window.key, window.tat + window.rule.step)
-        g.rate_limit_headers = windows[0].headers(counted=True)
+        limits = [
+            Limit(rule.prefix + await rule.key_function(), rule.interval, rule.burst)
+            for rule in applied
+        ]
+        counted, waits = await self.store.count(limits, time.time())
+        windows = [Window(rule, wait) for rule, wait in zip(applied, waits, strict=True)]
+        g.rate_limit_headers = windows[0].headers(counted)
+        if not counted:
+            refused = (window.retry_after for window in windows if window.refused)
+            raise RateLimitExceeded(ceil(max(refused)))
 
     async def _after_request(self, response: Response) -> Response:
         headers: list[tuple[str, str]] | None = g.pop("rate_limit_headers", None)
