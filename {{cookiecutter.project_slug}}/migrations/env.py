@@ -6,10 +6,11 @@ import asyncio
 from logging.config import fileConfig
 
 from alembic import context
+from pydantic import ValidationError
 from sqlalchemy import make_url
 from sqlalchemy.engine import Connection
 
-from {{ cookiecutter.package_name }}.config import DatabaseSettings
+from {{ cookiecutter.package_name }}.config import DatabaseSettings, describe
 from {{ cookiecutter.package_name }}.db import create_engine
 from {{ cookiecutter.package_name }}.models import Base
 
@@ -21,7 +22,10 @@ if config.config_file_name is not None and config.attributes.get("configure_logg
 def database_settings() -> DatabaseSettings:
     """The URL a caller gave (tests, scripts), or else the service's own settings."""
     url = config.attributes.get("database_url")
-    return DatabaseSettings(database_url=url) if url else DatabaseSettings()
+    try:
+        return DatabaseSettings(database_url=url) if url else DatabaseSettings()
+    except ValidationError as error:
+        raise SystemExit(f"Cannot migrate: the settings are invalid.\n{describe(error)}") from None
 
 
 def run_migrations_offline() -> None:

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, inspect
 
-from {{ cookiecutter.package_name }}.config import DatabaseSettings
+from {{ cookiecutter.package_name }}.config import ENV_PREFIX, DatabaseSettings
 from {{ cookiecutter.package_name }}.db import create_engine
 from {{ cookiecutter.package_name }}.models import Base
 
-from .conftest import drop_schema, migrate, unmigrate
+from .conftest import PROJECT, drop_schema, migrate, unmigrate
 
 
 def differences(connection: Connection) -> list[Any]:
@@ -42,3 +46,21 @@ async def test_migrations_match_the_models(database_url: str) -> None:
             assert await connection.run_sync(differences) == []
     finally:
         await engine.dispose()
+
+
+def test_invalid_settings_stop_the_migrations_with_one_line_each(tmp_path: Path) -> None:
+    env = {**os.environ, f"{ENV_PREFIX}DATABASE_URL": "mysql://u:hunter2@h/db"}
+    migrating = subprocess.run(
+        [sys.executable, "-m", "alembic", "-c", str(PROJECT / "alembic.ini"), "upgrade", "head"],
+        cwd=tmp_path,  # no .env
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert migrating.returncode == 1
+    lines = migrating.stderr.splitlines()
+    assert lines[0] == "Cannot migrate: the settings are invalid."
+    assert lines[1].startswith(f"{ENV_PREFIX}DATABASE_URL must be a URL for")
+    assert "Traceback" not in migrating.stderr
+    assert "hunter2" not in migrating.stderr
