@@ -33,6 +33,7 @@ from {{ cookiecutter.package_name }}.app import create_app
 {%- if cookiecutter.auth == "jwt" %}
 from {{ cookiecutter.package_name }}.auth import mint_token
 {%- endif %}
+from {{ cookiecutter.package_name }}.blueprints.health import MIGRATIONS_TABLE
 from {{ cookiecutter.package_name }}.config import ENV_PREFIX, Environment, Settings
 from {{ cookiecutter.package_name }}.db import create_engine, get_database
 from {{ cookiecutter.package_name }}.models import Base
@@ -150,12 +151,12 @@ async def drop_schema(engine: AsyncEngine) -> None:
     """Drop every table, Alembic's record of the revision included."""
     async with engine.begin() as connection:
         await connection.run_sync(Base.metadata.drop_all)
-        await connection.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
+        await connection.exec_driver_sql(f"DROP TABLE IF EXISTS {MIGRATIONS_TABLE}")
 
 
-async def migrate(database_url: str, revision: str = "head") -> None:
-    """Run the migrations up (or down) to ``revision``, as ``make migrate`` does."""
-    await asyncio.to_thread(alembic.command.upgrade, alembic_config(database_url), revision)
+async def migrate(database_url: str) -> None:
+    """Run every migration (``alembic upgrade head``), as ``make migrate`` does."""
+    await asyncio.to_thread(alembic.command.upgrade, alembic_config(database_url), "head")
 
 
 async def unmigrate(database_url: str) -> None:

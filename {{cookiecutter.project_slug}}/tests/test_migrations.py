@@ -12,11 +12,12 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, inspect
 
+from {{ cookiecutter.package_name }}.blueprints.health import MIGRATIONS_TABLE
 from {{ cookiecutter.package_name }}.config import ENV_PREFIX, DatabaseSettings
 from {{ cookiecutter.package_name }}.db import create_engine
 from {{ cookiecutter.package_name }}.models import Base
 
-from .conftest import PROJECT, drop_schema, migrate, unmigrate
+from .conftest import ALEMBIC_INI, drop_schema, migrate, unmigrate
 
 
 def differences(connection: Connection) -> list[Any]:
@@ -38,7 +39,7 @@ async def test_migrations_match_the_models(database_url: str) -> None:
 
         await unmigrate(database_url)
         async with engine.connect() as connection:
-            assert await connection.run_sync(table_names) == {"alembic_version"}
+            assert await connection.run_sync(table_names) == {MIGRATIONS_TABLE}
 
         # Undone cleanly: nothing left behind stops them running again.
         await migrate(database_url)
@@ -51,7 +52,7 @@ async def test_migrations_match_the_models(database_url: str) -> None:
 def test_invalid_settings_stop_the_migrations_with_one_line_each(tmp_path: Path) -> None:
     env = {**os.environ, f"{ENV_PREFIX}DATABASE_URL": "mysql://u:hunter2@h/db"}
     migrating = subprocess.run(
-        [sys.executable, "-m", "alembic", "-c", str(PROJECT / "alembic.ini"), "upgrade", "head"],
+        [sys.executable, "-m", "alembic", "-c", str(ALEMBIC_INI), "upgrade", "head"],
         cwd=tmp_path,  # no .env
         env=env,
         capture_output=True,

@@ -11,15 +11,10 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-{%- if cookiecutter.database == "sqlite" %}
-from typing import cast
+from typing import {% if cookiecutter.database == "postgresql" %}Any, {% endif %}cast
 
 from quart import Quart, current_app, g
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
-{%- else %}
-from typing import Any, cast
-
-from quart import Quart, current_app, g
+{%- if cookiecutter.database == "postgresql" %}
 from sqlalchemy import Dialect, event
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -27,6 +22,8 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+{%- else %}
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 {%- endif %}
 
 from .config import DatabaseSettings
