@@ -22,7 +22,7 @@ import heapq
 import logging
 import time
 from abc import abstractmethod
-from collections.abc import Sequence
+from collections.abc import {% if cookiecutter.rate_limit == "memory" %}Callable, {% endif %}Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
@@ -58,25 +58,27 @@ MAX_CLIENTS = 100_000
 {%- else -%}
 REDIS_TIMEOUT_SECONDS = 0.5
 WARN_EVERY_SECONDS = 60.0
-# GCRA for one request against every limit of its route, in one step on the Redis server.
-# KEYS: one per limit. ARGV: now, then each limit's interval and burst (seconds). Replies
-# 1 when the request is counted (0 when a limit refuses it, and nothing is written), then how
-# far ahead of now each key's arrival time was, as text (Redis would truncate numbers).
+# GCRA for one request against every limit of its route, in one step on the Redis server and
+# by its clock, so that the scripts' "now" rises in the order they run, whichever worker sent
+# them. KEYS: one per limit. ARGV: each limit's interval and burst (seconds). Replies 1 when
+# the request is counted (0 when a limit refuses it, and nothing is written), then how far
+# ahead of now each key's arrival time was, as text (Redis would truncate numbers).
 COUNT_SCRIPT = """
-local now = tonumber(ARGV[1])
+local time = redis.call("TIME")
+local now = tonumber(time[1]) + tonumber(time[2]) / 1000000
 local waits = {}
 local counted = 1
 for i, key in ipairs(KEYS) do
     local tat = math.max(tonumber(redis.call("GET", key) or now), now)
     waits[i] = tat - now
-    if waits[i] > tonumber(ARGV[2 * i + 1]) then
+    if waits[i] > tonumber(ARGV[2 * i]) then
         counted = 0
     end
 end
 local reply = {counted}
 for i, key in ipairs(KEYS) do
     if counted == 1 then
-        local tat = now + waits[i] + tonumber(ARGV[2 * i])
+        local tat = now + waits[i] + tonumber(ARGV[2 * i - 1])
         redis.call("SET", key, string.format("%.6f", tat), "PXAT", math.floor(tat * 1000) + 1)
     end
     reply[i + 1] = string.format("%.6f", waits[i])
@@ -109,10 +111,11 @@ class CountingStore(RateLimiterStoreABC):
     """
 
     @abstractmethod
-    async def count(self, limits: Sequence[Limit], now: float) -> tuple[bool, list[float]]:
+    async def count(self, limits: Sequence[Limit]) -> tuple[bool, list[float]]:
         """Whether the request is counted, and for each limit how many seconds its arrival
-        time was ahead of ``now`` (0 when behind). The request is counted when every one is
-        within its limit's burst: each arrival time then moves on by its limit's interval.
+        time was ahead of now (0 when behind), by the store's own clock. The request is
+        counted when every one is within its limit's burst: each arrival time then moves on by
+        its limit's interval.
         """
 
     async def get(self, key: str, default: datetime) -> datetime:
@@ -133,7 +136,13 @@ class MemoryStore(CountingStore):
     stays bounded, whatever the number of addresses.
     """
 
-    def __init__(self, prune_at: int = PRUNE_AT, max_clients: int = MAX_CLIENTS) -> None:
+    def __init__(
+        self,
+        prune_at: int = PRUNE_AT,
+        max_clients: int = MAX_CLIENTS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._clock = clock
         self._tats: dict[str, float] = {}
         self._first_prune_at = self._prune_at = prune_at
         self._max_clients = max_clients
@@ -148,8 +157,9 @@ class MemoryStore(CountingStore):
     async def after_serving(self) -> None:
         self._tats.clear()
 
-    async def count(self, limits: Sequence[Limit], now: float) -> tuple[bool, list[float]]:
+    async def count(self, limits: Sequence[Limit]) -> tuple[bool, list[float]]:
         # Nothing here awaits: no other request runs between the reads and the writes.
+        now = self._clock()
         waits = [max(self._tats.get(limit.key, now) - now, 0.0) for limit in limits]
         counted = all(wait <= limit.burst for wait, limit in zip(waits, limits, strict=True))
         if counted:
@@ -199,13 +209,13 @@ class RedisStore(CountingStore):
             await self._redis.aclose()
             self._redis = self._count_script = None
 
-    async def count(self, limits: Sequence[Limit], now: float) -> tuple[bool, list[float]]:
+    async def count(self, limits: Sequence[Limit]) -> tuple[bool, list[float]]:
         if self._count_script is None:
             raise RuntimeError("The rate limiter's Redis client is used before serving")
         keys = [self._prefix + limit.key for limit in limits]
         figures = [figure for limit in limits for figure in (limit.interval, limit.burst)]
         try:
-            counted, *waits = await self._count_script(keys=keys, args=[now, *figures])
+            counted, *waits = await self._count_script(keys=keys, args=figures)
         except RedisError:
             self._unreachable()
             return True, [0.0] * len(limits)
@@ -346,7 +356,7 @@ class APIRateLimiter(RateLimiter):
             Limit(rule.prefix + await rule.key_function(), rule.interval, rule.burst)
             for rule in applied
         ]
-        counted, waits = await self.store.count(limits, time.time())
+        counted, waits = await self.store.count(limits)
         windows = [Window(rule, wait) for rule, wait in zip(applied, waits, strict=True)]
         g.rate_limit_headers = windows[0].headers(counted)
         if not counted:
