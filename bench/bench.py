@@ -284,6 +284,16 @@ def status_kib(pid: int, key: str) -> int | None:
     return None
 
 
+def private_kib(pid: int) -> int | None:
+    """Memory only ``pid`` holds (Private_Clean + Private_Dirty in /proc/<pid>/smaps_rollup):
+    what one more such worker adds, its shared libraries' pages counted once per machine."""
+    try:
+        text = Path(f"/proc/{pid}/smaps_rollup").read_text()
+    except OSError:
+        return None
+    return sum(int(m) for m in re.findall(r"^Private_(?:Clean|Dirty):\s+(\d+)", text, re.M))
+
+
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time of ``pid`` so far."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -817,6 +827,7 @@ class Target:
     server_name: str = ""
     idle_rss_kib: int = 0
     idle_tree_rss_kib: int = 0
+    idle_private_kib: int = 0
     loaded_rss_kib: int = 0
 
 
@@ -936,6 +947,7 @@ def start_targets(
             prepared.server_name,
             status_kib(server.worker, "VmRSS") or 0,
             server.tree_rss_kib(),
+            private_kib(server.worker) or 0,
         )
         log(f"{variant.name}: seeding {config.items} items")
         prepared.timings["seed"] = seed(prepared, config.items)
@@ -985,6 +997,7 @@ def start_targets(
                         prepared.server_name,
                         status_kib(ref.worker, "VmRSS") or 0,
                         ref.tree_rss_kib(),
+                        private_kib(ref.worker) or 0,
                     )
                 )
     all_targets = [ref for refs in references.values() for ref in refs] + targets
@@ -997,6 +1010,7 @@ def start_targets(
             "ready_after_s": round(target.server.ready_after, 3),
             "idle_rss_kib": target.idle_rss_kib,
             "idle_tree_rss_kib": target.idle_tree_rss_kib,
+            "idle_private_kib": target.idle_private_kib,
         }
     return all_targets
 
@@ -1354,6 +1368,10 @@ def render_report(results: dict[str, Any], notes: str) -> str:
                     ],
                     ["idle RSS, worker (after start)", mib(target["idle_rss_kib"])],
                     ["idle RSS, all server processes", mib(target["idle_tree_rss_kib"])],
+                    [
+                        "idle private memory, worker (what one more worker adds)",
+                        mib(target.get("idle_private_kib")),
+                    ],
                     ["loaded RSS, worker (max during the runs)", mib(target.get("loaded_rss_kib"))],
                     render_to_ready_cell(variant.get("render_to_ready")),
                     [

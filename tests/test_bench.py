@@ -77,9 +77,12 @@ def test_quick_benchmark_reports_every_endpoint(tmp_path: Path) -> None:
     assert variant["render_to_ready"]["total_s"] > 0
     service = results["targets"]["sqlite-service"]
     assert service["idle_rss_kib"] > 0
+    # A worker's own memory is part of its RSS; the rest is shared libraries' pages.
+    assert 0 < service["idle_private_kib"] < service["idle_rss_kib"]
     assert service["loaded_rss_kib"] >= service["idle_rss_kib"] * 0.9
     assert "cold start" in text
     assert "idle RSS" in text
+    assert "idle private memory" in text
 
     (writes,) = results["writes"]
     assert writes["ok_2xx"] > 0

@@ -1,5 +1,5 @@
-"""SQLite is set up for a concurrent service: foreign keys, WAL journal, a busy timeout, and
-calls made on the event loop unless that is turned off."""
+"""SQLite is set up for a concurrent service: foreign keys, WAL journal, a busy timeout,
+memory-mapped reads, and calls made on the event loop unless that is turned off."""
 
 from __future__ import annotations
 
@@ -42,6 +42,8 @@ async def test_every_connection_gets_the_pragmas(tmp_path: Path) -> None:
         assert await connection.scalar(text("PRAGMA journal_mode")) == "wal"
         # Another process's write lock is waited for as long as the database timeout.
         assert await connection.scalar(text("PRAGMA busy_timeout")) == 2500
+        # Reads come from the OS's cache of the file, not a small cache of the connection's own.
+        assert await connection.scalar(text("PRAGMA mmap_size")) == 2**30
     assert (tmp_path / "nested" / "service.db").exists()
 
 
