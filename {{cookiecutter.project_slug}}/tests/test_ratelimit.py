@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import timedelta
 from typing import Any
 {%- if cookiecutter.rate_limit == "memory" %}
@@ -23,8 +23,8 @@ from {{ cookiecutter.package_name }}.config import Settings
 from {{ cookiecutter.package_name }}.ratelimit import (
     APIRateLimiter,
     CountingStore,
-{%- if cookiecutter.rate_limit == "memory" %}
     Limit,
+{%- if cookiecutter.rate_limit == "memory" %}
     MemoryStore,
 {%- else %}
     RedisStore,
@@ -193,6 +193,38 @@ async def test_a_limit_may_key_and_skip_requests_its_own_way(store: CountingStor
 def test_the_limiter_refuses_a_store_that_cannot_count_in_one_step() -> None:
     with pytest.raises(TypeError, match="CountingStore"):
         APIRateLimiter(Quart(__name__), key_function=client_address, store=LibraryStore())
+
+
+class AtTheBurst(CountingStore):
+    """Refuses every request, reporting each wait exactly at its limit's burst: the figures a
+    store that rounds them could give back."""
+
+    async def before_serving(self) -> None:
+        """Nothing to open."""
+
+    async def after_serving(self) -> None:
+        """Nothing to close."""
+
+    async def count(self, limits: Sequence[Limit]) -> tuple[bool, list[float]]:
+        return False, [limit.burst for limit in limits]
+
+
+async def test_a_refusal_at_the_edge_of_the_burst_is_a_429_with_retry_after() -> None:
+    app = Quart(__name__)
+    resources = Blueprint(api.blueprint.name, __name__, url_prefix="/api/v1")
+
+    @resources.get("/edge")
+    @rate_limit(1, timedelta(seconds=10))
+    async def edge() -> str:
+        return "edge"
+
+    app.register_blueprint(resources)
+    APIRateLimiter(app, key_function=client_address, store=AtTheBurst())
+    async with app.test_app():
+        response = await app.test_client().get("/api/v1/edge")
+    # The store's word stands: refused, and told to wait a second rather than retry at once.
+    assert response.status_code == 429
+    assert response.headers["Retry-After"] == "1"
 
 
 async def test_requests_at_once_take_no_more_than_the_limit(limited: Get) -> None:

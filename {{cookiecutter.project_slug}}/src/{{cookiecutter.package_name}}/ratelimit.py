@@ -62,7 +62,8 @@ WARN_EVERY_SECONDS = 60.0
 # by its clock, so that the scripts' "now" rises in the order they run, whichever worker sent
 # them. KEYS: one per limit. ARGV: each limit's interval and burst (seconds). Replies 1 when
 # the request is counted (0 when a limit refuses it, and nothing is written), then how far
-# ahead of now each key's arrival time was, as text (Redis would truncate numbers).
+# ahead of now each key's arrival time was, as text with every digit (Redis would truncate a
+# number to an integer), so that the limiter reads the figures the script compared.
 COUNT_SCRIPT = """
 local time = redis.call("TIME")
 local now = tonumber(time[1]) + tonumber(time[2]) / 1000000
@@ -81,7 +82,7 @@ for i, key in ipairs(KEYS) do
         local tat = now + waits[i] + tonumber(ARGV[2 * i - 1])
         redis.call("SET", key, string.format("%.6f", tat), "PXAT", math.floor(tat * 1000) + 1)
     end
-    reply[i + 1] = string.format("%.6f", waits[i])
+    reply[i + 1] = string.format("%.17g", waits[i])
 end
 return reply
 """
@@ -282,13 +283,8 @@ class Window:
     wait_seconds: float
 
     @property
-    def refused(self) -> bool:
-        """The burst is spent: one more request would exceed the limit."""
-        return self.wait_seconds > self.rule.burst
-
-    @property
     def retry_after(self) -> float:
-        """Seconds until the client is back within its burst."""
+        """Seconds until the client is back within its burst (0 or less: it is within)."""
         return self.wait_seconds - self.rule.burst
 
     def headers(self, counted: bool) -> list[tuple[str, str]]:
@@ -360,8 +356,10 @@ class APIRateLimiter(RateLimiter):
         windows = [Window(rule, wait) for rule, wait in zip(applied, waits, strict=True)]
         g.rate_limit_headers = windows[0].headers(counted)
         if not counted:
-            refused = (window.retry_after for window in windows if window.refused)
-            raise RateLimitExceeded(ceil(max(refused)))
+            # The store decided; the limit furthest over says when to come back, and never
+            # "at once", even if the store's figures put the refusing limit exactly at its burst.
+            retry_after = max(window.retry_after for window in windows)
+            raise RateLimitExceeded(max(ceil(retry_after), 1))
 
     async def _after_request(self, response: Response) -> Response:
         headers: list[tuple[str, str]] | None = g.pop("rate_limit_headers", None)
