@@ -21,6 +21,7 @@ Settings, from the environment (empty means the default):
     BENCH_CONNECTIONS wrk connections (50)
     BENCH_ITEMS       items seeded before the runs (1000)
     BENCH_COLD_STARTS cold starts timed per variant (3)
+    BENCH_MEMORY_WORKERS  workers of the memory measure (4; 1 skips it)
     BENCH_RENDER_TO_READY  0 skips the render-to-ready measure (1)
     BENCH_PAIRED      0 skips the paired hello runs: quicker, and "÷ Quart hello" is then the
                       ratio of medians (1)
@@ -147,6 +148,9 @@ VERSION_PACKAGES = [
     "redis",
 ]
 TRACKER_MARKERS = ("resource_tracker", "semaphore_tracker", "forkserver")
+# Once the last of several workers exists: time for it to finish starting (a worker the server
+# spawns imports the whole app first).
+MEMORY_SETTLE_SECONDS = 2.0
 LOG_PROBLEMS = {
     "traceback": re.compile(r"Traceback \(most recent call last\)"),
     "error_lines": re.compile(r"\b(ERROR|CRITICAL)\b"),
@@ -175,6 +179,7 @@ class Config:
     connections: int
     items: int
     cold_starts: int
+    memory_workers: int
     render_to_ready: bool
     paired: bool
     output: Path
@@ -218,6 +223,7 @@ class Config:
             connections=number("BENCH_CONNECTIONS", 50, 1),
             items=number("BENCH_ITEMS", 1000, 1),
             cold_starts=number("BENCH_COLD_STARTS", 3, 1),
+            memory_workers=number("BENCH_MEMORY_WORKERS", 4, 1),
             render_to_ready=get("BENCH_RENDER_TO_READY", "1") not in {"0", "no", "false"},
             paired=get("BENCH_PAIRED", "1") not in {"0", "no", "false"},
             output=output,
@@ -284,14 +290,26 @@ def status_kib(pid: int, key: str) -> int | None:
     return None
 
 
-def private_kib(pid: int) -> int | None:
-    """Memory only ``pid`` holds (Private_Clean + Private_Dirty in /proc/<pid>/smaps_rollup):
-    what one more such worker adds, its shared libraries' pages counted once per machine."""
+def rollup_kib(pid: int, *fields: str) -> int | None:
+    """The sum of ``fields`` of /proc/<pid>/smaps_rollup in kB, or None when the process is gone."""
     try:
         text = Path(f"/proc/{pid}/smaps_rollup").read_text()
     except OSError:
         return None
-    return sum(int(m) for m in re.findall(r"^Private_(?:Clean|Dirty):\s+(\d+)", text, re.M))
+    values = dict(re.findall(r"^(\w+):\s+(\d+) kB", text, re.M))
+    return sum(int(values[field]) for field in fields)
+
+
+def private_kib(pid: int) -> int | None:
+    """Memory only ``pid`` holds (Private_Clean + Private_Dirty): what it would free by exiting,
+    its shared pages (libraries, and what a forked worker shares with its parent) not counted."""
+    return rollup_kib(pid, "Private_Clean", "Private_Dirty")
+
+
+def pss_kib(pid: int) -> int | None:
+    """``pid``'s proportional share of memory: each page divided by the processes that map it,
+    so that the figures of a process tree add up to the memory it takes."""
+    return rollup_kib(pid, "Pss")
 
 
 def cpu_seconds(pid: int) -> float:
@@ -344,20 +362,27 @@ class Server:
     def base(self) -> str:
         return f"http://{HOST}:{self.port}"
 
-    def find_worker(self) -> int:
-        """The serving process: a Python process of the tree that is neither a multiprocessing
-        helper nor the parent of another (so the worker, not the master; the server itself
-        when it does not fork), the largest by RSS if there are several."""
+    def python_processes(self) -> list[int]:
+        """The server's Python processes (under ``make``), multiprocessing's helpers left out."""
 
         def python(pid: int) -> bool:
             line = cmdline(pid)
             return "python" in line and not any(marker in line for marker in TRACKER_MARKERS)
 
-        tree = [pid for pid in [self.process.pid, *descendants(self.process.pid)] if python(pid)]
-        leaves = [pid for pid in tree if not any(python(child) for child in children(pid))]
-        if not leaves:
+        return [pid for pid in [self.process.pid, *descendants(self.process.pid)] if python(pid)]
+
+    def workers(self) -> list[int]:
+        """The serving processes: Python processes of the tree that are not the parent of
+        another (so the workers, not the supervisor; the server itself when it does not fork)."""
+        tree = self.python_processes()
+        return [pid for pid in tree if not any(child in tree for child in children(pid))]
+
+    def find_worker(self) -> int:
+        """The serving process, the largest by RSS if there are several."""
+        workers = self.workers()
+        if not workers:
             raise BenchError(f"{self.label}: no Python process found under {self.process.pid}.")
-        self.worker = max(leaves, key=lambda pid: status_kib(pid, "VmRSS") or 0)
+        self.worker = max(workers, key=lambda pid: status_kib(pid, "VmRSS") or 0)
         return self.worker
 
     def tree_rss_kib(self) -> int:
@@ -701,11 +726,11 @@ def service_env(
     return answers, env, database, authorization
 
 
-def start_service(prepared: Prepared, label: str, log_dir: Path) -> Server:
-    """The variant's own `make serve` on a free port, one worker pinned to SERVER_CORE."""
+def start_service(prepared: Prepared, label: str, log_dir: Path, workers: int = 1) -> Server:
+    """The variant's own `make serve` on a free port, its workers pinned to SERVER_CORE."""
     port = free_port()
     make = ["make", "--no-print-directory", "-C", str(prepared.project), "serve"]
-    command = pinned(SERVER_CORE, [*make, f"HOST={HOST}", f"PORT={port}", "WORKERS=1"])
+    command = pinned(SERVER_CORE, [*make, f"HOST={HOST}", f"PORT={port}", f"WORKERS={workers}"])
     return start_server(label, command, prepared.project, prepared.env, log_dir, port)
 
 
@@ -907,6 +932,8 @@ def benchmark(config: Config) -> dict[str, Any]:
         for target in targets:
             if target.prepared is not None:
                 cold_starts(target.prepared, config, log_dir, servers, results)
+                if config.memory_workers > 1:
+                    worker_memory(target.prepared, config, log_dir, servers, results)
         if config.render_to_ready:
             for target in targets:
                 if target.prepared is not None:
@@ -1125,6 +1152,40 @@ def cold_starts(
         cold_start_median_s=round(median(times), 3),
         cold_start_idle_rss_kib=idle,
     )
+
+
+def worker_memory(
+    prepared: Prepared,
+    config: Config,
+    log_dir: Path,
+    servers: list[Server],
+    results: dict[str, Any],
+) -> None:
+    """``make serve`` with ``config.memory_workers`` workers: their memory once all started."""
+    name, count = prepared.variant.name, config.memory_workers
+    log(f"{name}: memory with {count} workers")
+    server = start_service(prepared, f"{name}-{count}-workers", log_dir, count)
+    servers.append(server)
+    try:
+        wait_ready(server, "/readyz")
+        deadline = time.monotonic() + 60
+        while len(server.workers()) < count and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(MEMORY_SETTLE_SECONDS)
+        processes = server.python_processes()
+        workers = server.workers()
+        if len(workers) != count:
+            raise BenchError(f"{server.label}: {len(workers)} workers, not {count}.")
+        results["variants"][name]["workers_memory"] = {
+            "workers": count,
+            "processes": len(processes),
+            "pss_kib": sum(pss_kib(pid) or 0 for pid in processes),
+            "worker_private_kib": [private_kib(pid) or 0 for pid in workers],
+            "worker_rss_kib": [status_kib(pid, "VmRSS") or 0 for pid in workers],
+        }
+    finally:
+        server.stop()
+        servers.remove(server)
 
 
 def render_to_ready(
@@ -1369,10 +1430,11 @@ def render_report(results: dict[str, Any], notes: str) -> str:
                     ["idle RSS, worker (after start)", mib(target["idle_rss_kib"])],
                     ["idle RSS, all server processes", mib(target["idle_tree_rss_kib"])],
                     [
-                        "idle private memory, worker (what one more worker adds)",
+                        "idle private memory, worker (one worker: what it would free by exiting)",
                         mib(target.get("idle_private_kib")),
                     ],
                     ["loaded RSS, worker (max during the runs)", mib(target.get("loaded_rss_kib"))],
+                    *workers_memory_rows(variant.get("workers_memory")),
                     render_to_ready_cell(variant.get("render_to_ready")),
                     [
                         "first render: render / install / migrate / seed",
@@ -1466,6 +1528,23 @@ def render_report(results: dict[str, Any], notes: str) -> str:
         NOTES_MARKER,
     ]
     return "\n".join(out) + "\n" + notes
+
+
+def workers_memory_rows(figures: dict[str, Any] | None) -> list[list[str]]:
+    """The report's rows for the memory of several workers, when it was measured."""
+    if not figures:
+        return []
+    count = figures["workers"]
+    return [
+        [
+            f"{count} workers, idle: memory of all {figures['processes']} server processes (PSS)",
+            mib(figures["pss_kib"]),
+        ],
+        [
+            f"{count} workers, idle: private memory a worker, median (what one more adds)",
+            mib(int(median([float(kib) for kib in figures["worker_private_kib"]]))),
+        ],
+    ]
 
 
 def render_to_ready_cell(figures: dict[str, float] | None) -> list[str]:

@@ -21,7 +21,11 @@ MACHINE_KEYS = ("_output_dir", "_repo_dir", "_checkout")
 UNUSED_WHEN = {
     ("database", "postgresql"): ["src/{package}/sqlite.py", "tests/test_sqlite.py"],
     ("server", "uvicorn"): ["hypercorn.toml"],
-    ("server", "granian"): ["hypercorn.toml"],
+    ("server", "granian"): [
+        "hypercorn.toml",
+        "src/{package}/workers.py",
+        "tests/test_workers.py",
+    ],
     ("auth", "none"): ["src/{package}/auth.py", "tests/test_auth.py"],
     ("rate_limit", "none"): [
         "src/{package}/ratelimit.py",

@@ -83,6 +83,16 @@ def test_quick_benchmark_reports_every_endpoint(tmp_path: Path) -> None:
     assert "cold start" in text
     assert "idle RSS" in text
     assert "idle private memory" in text
+    memory = variant["workers_memory"]
+    assert memory["workers"] == 4
+    assert memory["processes"] >= 5  # the supervisor and its workers
+    assert len(memory["worker_private_kib"]) == 4
+    for private, rss in zip(memory["worker_private_kib"], memory["worker_rss_kib"], strict=True):
+        assert 0 < private < rss
+    # Forked from a supervisor that has imported the app, the workers share most of it: the
+    # whole tree takes less memory than four workers that each hold their own copy would.
+    assert memory["pss_kib"] < 4 * service["idle_private_kib"]
+    assert "4 workers, idle: memory of all" in text
 
     (writes,) = results["writes"]
     assert writes["ok_2xx"] > 0

@@ -218,14 +218,14 @@ def free_port() -> int:
 class LiveServer:
     """The service in a child process, started as `make serve` starts it, set up like production."""
 
-    def __init__(self, settings: Settings, log: Path) -> None:
+    def __init__(self, settings: Settings, log: Path, workers: int = 1) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.settings = settings
         env = {**os.environ, **settings_environment(settings)}
         command = [
             *(sys.executable, "-m", "{{ cookiecutter.package_name }}.serve"),
-            *("--port", str(self.port), "--workers", "1"),
+            *("--port", str(self.port), "--workers", str(workers)),
         ]
 {%- if cookiecutter.server == "hypercorn" %}
         command += ["--config", str(HYPERCORN_CONFIG)]
@@ -286,10 +286,13 @@ def prepare(settings: Settings) -> None:
 
 
 @pytest.fixture
-def live_server(settings: Settings, tmp_path: Path) -> Iterator[LiveServer]:
-    """Empty tables and the service serving them over real HTTP."""
+def live_server(
+    settings: Settings, tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[LiveServer]:
+    """Empty tables and the service serving them over real HTTP, with one worker unless the
+    test asks for more (``@pytest.mark.parametrize("live_server", [2], indirect=True)``)."""
     prepare(settings)
-    server = LiveServer(settings, tmp_path / "server.log")
+    server = LiveServer(settings, tmp_path / "server.log", getattr(request, "param", 1))
     try:
         server.wait_until_ready()
         yield server

@@ -55,6 +55,7 @@ async def count_items(server: LiveServer) -> int:
         await engine.dispose()
 
 
+@pytest.mark.parametrize("live_server", [1, 2], indirect=True, ids=["1 worker", "2 workers"])
 async def test_sigterm_finishes_in_flight_requests_then_exits_cleanly(
     live_server: LiveServer,
 ) -> None:

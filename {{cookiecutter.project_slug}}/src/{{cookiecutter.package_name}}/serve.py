@@ -2,8 +2,13 @@
 """Serve the app with {{ server_name }}: ``python -m {{ cookiecutter.package_name }}.serve --help``.
 
 `make run`, `make serve`, the Dockerfile and the tests' live server all start the service
-this way. One worker serves in this process (no supervisor, a faster start); more workers
-are processes of their own, each with its own database pool.
+this way. One worker serves in this process (no supervisor, a faster start). More workers
+{%- if cookiecutter.server == "granian" %}
+are processes Granian forks once it has imported the app, each with its own database pool.
+{%- else %}
+are processes forked from this one once it has imported the app (workers.py), each with its
+own database pool.
+{%- endif %}
 {% if cookiecutter.server == "hypercorn" -%}
 The server's own settings are in hypercorn.toml.
 {%- else -%}
@@ -14,16 +19,26 @@ The server's own settings are the constants below.
 from __future__ import annotations
 
 import argparse
+{%- if cookiecutter.server == "hypercorn" %}
+import importlib
+import logging
+{%- endif %}
 {%- if cookiecutter.server == "uvicorn" %}
 import signal
 {%- endif %}
 import sys
 from collections.abc import Sequence
+{%- if cookiecutter.server != "granian" %}
+from functools import partial
+{%- endif %}
 {%- if cookiecutter.server == "uvicorn" %}
+from socket import socket
 from types import FrameType
+from typing import Any
 {%- endif %}
 {%- if cookiecutter.server == "hypercorn" %}
 
+from hypercorn.asyncio.run import asyncio_worker, uvloop_worker
 from hypercorn.config import Config
 from hypercorn.run import run
 {%- elif cookiecutter.server == "uvicorn" %}
@@ -37,15 +52,30 @@ from granian.constants import Interfaces
 from pydantic import ValidationError
 
 from .config import Settings, describe
+{%- if cookiecutter.server != "granian" %}
+from .workers import serve_forked
+{%- endif %}
 
 APP = "{{ cookiecutter.package_name }}.asgi:app"
 {%- if cookiecutter.server != "hypercorn" %}
 # Let in-flight requests finish after SIGTERM before shutting down.
 GRACEFUL_TIMEOUT_SECONDS = 10
 {%- endif %}
-{%- if cookiecutter.server == "uvicorn" %}
+{%- if cookiecutter.server == "hypercorn" %}
+WORKER_CLASSES = {"asyncio": asyncio_worker, "uvloop": uvloop_worker}
+{%- elif cookiecutter.server == "uvicorn" %}
 # Longer than a load balancer's idle timeout (often 60 s), so it never reuses a closed socket.
 KEEP_ALIVE_SECONDS = 75
+OPTIONS: dict[str, Any] = {
+    "loop": "uvloop",
+    "http": "httptools",
+    "lifespan": "on",
+    # Client addresses come from the trusted-proxy setting (security.py), not from here.
+    "proxy_headers": False,
+    "server_header": False,
+    "timeout_keep_alive": KEEP_ALIVE_SECONDS,
+    "timeout_graceful_shutdown": GRACEFUL_TIMEOUT_SECONDS,
+}
 {%- endif %}
 
 
@@ -56,18 +86,49 @@ def _stopped_as_asked(_signal: int, _frame: FrameType | None) -> None:
     """Uvicorn re-raises the signal that stopped it once it has shut down gracefully: a stop
     that was asked for (SIGTERM, SIGINT) and went well exits with status 0."""
     raise SystemExit(0)
+
+
+def _serve(config: uvicorn.Config, sockets: list[socket] | None = None) -> None:
+    """Serve in this process, on ``sockets`` (a forked worker's) or on a socket of its own."""
+    for stop in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(stop, _stopped_as_asked)
+    uvicorn.Server(config).run(sockets)
 {%- endif %}
+
+
+def _count(text: str) -> int:
+    try:
+        number = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {number}")
+    return number
 
 
 def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
     parser.add_argument("--port", type=int, default=8000, help="port to listen on")
-    parser.add_argument("--workers", type=int, default=1, help="worker processes")
+    parser.add_argument("--workers", type=_count, default=1, help="worker processes")
 {%- if cookiecutter.server == "hypercorn" %}
     parser.add_argument("--config", default="hypercorn.toml", help="Hypercorn's settings")
 {%- endif %}
     return parser.parse_args(argv)
+{%- if cookiecutter.server == "hypercorn" %}
+
+
+def hypercorn_config(arguments: argparse.Namespace) -> Config:
+    """Hypercorn's settings: the file's, with where to listen from the arguments."""
+    config = Config.from_toml(arguments.config)
+    config.application_path = APP
+    config.bind = [f"{arguments.host}:{arguments.port}"]
+    if config.errorlog == "-":
+        # Hypercorn's own messages (start, errors) through the service's logging: with a
+        # handler of its own as well, as "-" gives it, each would be written twice.
+        config.errorlog = logging.getLogger("hypercorn.error")
+    return config
+{%- endif %}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -79,30 +140,31 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"Cannot start: the settings are invalid.\n{describe(error)}", file=sys.stderr)
         return 2
 {%- if cookiecutter.server == "hypercorn" %}
-    config = Config.from_toml(arguments.config)
-    config.application_path = APP
-    config.bind = [f"{arguments.host}:{arguments.port}"]
-    # Hypercorn's "0 workers" serves in this process.
-    config.workers = 0 if arguments.workers == 1 else arguments.workers
-    return run(config)
+    config = hypercorn_config(arguments)
+    if arguments.workers == 1:
+        # Hypercorn's "0 workers" serves in this process.
+        config.workers = 0
+        return run(config)
+    worker = WORKER_CLASSES[config.worker_class]
+    sockets = config.create_sockets()
+    try:
+        # Imported once, here: every worker forked below shares it.
+        importlib.import_module(APP.partition(":")[0])
+        serve = partial(worker, config, sockets)
+        return serve_forked(arguments.workers, serve, graceful_timeout=config.graceful_timeout)
+    finally:
+        for sock in (*sockets.secure_sockets, *sockets.insecure_sockets, *sockets.quic_sockets):
+            sock.close()
 {%- elif cookiecutter.server == "uvicorn" %}
-    for stop in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(stop, _stopped_as_asked)
-    uvicorn.run(
-        APP,
-        host=arguments.host,
-        port=arguments.port,
-        workers=arguments.workers,
-        loop="uvloop",
-        http="httptools",
-        lifespan="on",
-        # Client addresses come from the trusted-proxy setting (security.py), not from here.
-        proxy_headers=False,
-        server_header=False,
-        timeout_keep_alive=KEEP_ALIVE_SECONDS,
-        timeout_graceful_shutdown=GRACEFUL_TIMEOUT_SECONDS,
-    )
-    return 0
+    config = uvicorn.Config(APP, host=arguments.host, port=arguments.port, **OPTIONS)
+    if arguments.workers == 1:
+        _serve(config)
+        return 0
+    with config.bind_socket() as sock:
+        # Imported once, here: every worker forked below shares it.
+        config.load()
+        serve = partial(_serve, config, [sock])
+        return serve_forked(arguments.workers, serve, graceful_timeout=GRACEFUL_TIMEOUT_SECONDS)
 {%- else %}
     Granian(
         APP,

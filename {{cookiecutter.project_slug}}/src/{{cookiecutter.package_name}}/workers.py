@@ -1,0 +1,141 @@
+"""More than one worker: processes forked from this one once it has imported the app.
+
+The server's own ``--workers`` starts each worker as a new interpreter, which imports everything
+again: ~60 MiB of memory a worker that no other process shares. A worker forked after the import
+shares those pages with this process and its siblings until one of them writes to a page
+(``gc.freeze()`` in asgi.py keeps the garbage collector from doing so): ~20 MiB a worker.
+Nothing open is shared across the fork: each worker makes its own database engine, and any
+other connection, when it starts serving.
+
+This process (the supervisor) serves nothing. It replaces a worker that dies, stops everything
+when one dies while starting (it would only die again), and on SIGTERM or SIGINT asks every
+worker to stop (SIGTERM: each finishes the requests it has) and waits for them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from types import FrameType
+from typing import NoReturn
+
+logger = logging.getLogger(__name__)
+
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+# A worker that dies this soon after it was started is taken to have failed to start (bad
+# settings, an unreachable JWKS, ...): every replacement would fail the same way.
+STARTUP_SECONDS = 10.0
+# How much longer than the server's own graceful timeout a stopping worker gets before SIGKILL.
+KILL_MARGIN_SECONDS = 5
+
+
+def serve_forked(
+    count: int,
+    serve: Callable[[], object],
+    *,
+    graceful_timeout: float,
+    startup_seconds: float = STARTUP_SECONDS,
+) -> int:
+    """Run ``serve()`` in ``count`` forked workers until asked to stop; the exit status.
+
+    The status is 0 when every worker stopped cleanly once asked, else the first failure's.
+    """
+    workers: dict[int, float] = {}  # pid -> when it was started
+    stopping = False
+    status = 0
+
+    def stop(_signal: int = signal.SIGTERM, _frame: FrameType | None = None) -> None:
+        nonlocal stopping
+        if stopping:
+            return
+        stopping = True
+        logger.info("Stopping %d workers", len(workers))
+        for pid in workers:
+            _send(pid, signal.SIGTERM)
+        signal.alarm(int(graceful_timeout) + KILL_MARGIN_SECONDS)
+
+    def kill_stragglers(_signal: int, _frame: FrameType | None) -> None:
+        for pid in workers:
+            logger.error("Worker %d did not stop in time: killing it", pid)
+            _send(pid, signal.SIGKILL)
+
+    def start() -> None:
+        # Signals wait until the new worker is in `workers` (so a stop reaches it) and, in the
+        # worker, until it no longer runs the supervisor's handlers.
+        signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+        pid = os.fork()
+        if pid == 0:
+            _run_worker(serve)
+        workers[pid] = time.monotonic()
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
+        logger.info("Started worker %d", pid)
+
+    previous = {number: signal.getsignal(number) for number in (*STOP_SIGNALS, signal.SIGALRM)}
+    for number in STOP_SIGNALS:
+        signal.signal(number, stop)
+    signal.signal(signal.SIGALRM, kill_stragglers)
+    try:
+        for _ in range(count):
+            start()
+        while workers:
+            pid, wait_status = os.wait()
+            started = workers.pop(pid, None)
+            if started is None:
+                continue
+            code = _exit_status(wait_status)
+            if stopping:
+                status = status or code
+            elif time.monotonic() - started < startup_seconds:
+                logger.error("Worker %d exited with status %d while starting: stopping", pid, code)
+                status = code or 1
+                stop()
+            else:
+                logger.error("Worker %d exited with status %d: starting another", pid, code)
+                start()
+    finally:
+        signal.alarm(0)
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+    return status
+
+
+def _run_worker(serve: Callable[[], object]) -> NoReturn:
+    """The forked worker's whole life: run ``serve()``, then exit with its status."""
+    status = 1
+    try:
+        # Out of the supervisor's process group, so that a Ctrl-C in a terminal reaches the
+        # supervisor alone and the workers stop once, when it tells them to.
+        os.setpgid(0, 0)
+        for number in (*STOP_SIGNALS, signal.SIGALRM):
+            signal.signal(number, signal.SIG_DFL)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
+        serve()
+        status = 0
+    except SystemExit as exit_:
+        if isinstance(exit_.code, str):
+            print(exit_.code, file=sys.stderr)
+        status = exit_.code if isinstance(exit_.code, int) else int(exit_.code is not None)
+    except BaseException:
+        traceback.print_exc()
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(status)
+
+
+def _exit_status(wait_status: int) -> int:
+    """A shell's exit status for a child's wait status (128 + N when signal N ended it)."""
+    code = os.waitstatus_to_exitcode(wait_status)
+    return 128 - code if code < 0 else code
+
+
+def _send(pid: int, number: signal.Signals) -> None:
+    # A worker that has exited already is not an error: os.wait() will say so.
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, number)

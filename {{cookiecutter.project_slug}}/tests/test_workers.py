@@ -1,0 +1,186 @@
+"""The supervisor of forked workers, driven with stand-in workers in a process of its own.
+
+(The real server with two workers is in test_shutdown.py.)
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+# A supervisor of two stand-in workers. Each writes "<pid> started" to the log file, then
+# serves until SIGTERM, which it writes down before it exits with status 0; a "failing"
+# worker exits with status 3 at once and a "stubborn" one ignores SIGTERM.
+SUPERVISOR = """
+import logging, os, signal, sys, time
+from {{ cookiecutter.package_name }}.workers import serve_forked
+
+log, behaviour, startup_seconds = sys.argv[1], sys.argv[2], float(sys.argv[3])
+logging.basicConfig(level=logging.INFO)
+
+
+def write(line):
+    with open(log, "a") as file:
+        file.write(f"{os.getpid()} {line}\\n")
+
+
+def stopped(number, _frame):
+    write(signal.Signals(number).name)
+    sys.exit(0)
+
+
+def serve():
+    if behaviour == "failing":
+        sys.exit(3)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN if behaviour == "stubborn" else stopped)
+    signal.signal(signal.SIGINT, stopped)
+    write("started")
+    while True:
+        time.sleep(1)
+
+
+sys.exit(serve_forked(2, serve, graceful_timeout=0, startup_seconds=startup_seconds))
+"""
+
+
+class Supervisor:
+    def __init__(self, folder: Path, behaviour: str, startup_seconds: float = 0.0) -> None:
+        folder.mkdir()
+        self.log = folder / "workers.log"
+        script = folder / "supervisor.py"
+        script.write_text(SUPERVISOR)
+        command = [sys.executable, str(script), str(self.log), behaviour, str(startup_seconds)]
+        # A session of its own, like a server started from a terminal: its process group is
+        # what a Ctrl-C there would signal.
+        self.process = subprocess.Popen(
+            command, stderr=subprocess.PIPE, text=True, start_new_session=True
+        )
+
+    def lines(self) -> list[tuple[int, str]]:
+        if not self.log.exists():
+            return []
+        entries = (line.split(" ", 1) for line in self.log.read_text().splitlines())
+        return [(int(pid), event) for pid, event in entries]
+
+    def started(self) -> list[int]:
+        return [pid for pid, event in self.lines() if event == "started"]
+
+    def wait_for_workers(self, count: int) -> list[int]:
+        deadline = time.monotonic() + 30
+        while len(self.started()) < count and time.monotonic() < deadline:
+            assert self.process.poll() is None, self.process.communicate()[1]
+            time.sleep(0.05)
+        assert len(self.started()) == count, self.lines()
+        return self.started()
+
+    def wait(self) -> tuple[int, str]:
+        """The supervisor's exit status and what it logged."""
+        _, errors = self.process.communicate(timeout=60)
+        return self.process.returncode, errors
+
+
+def gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+Supervise = Callable[..., Supervisor]
+
+
+@pytest.fixture
+def supervise(tmp_path: Path) -> Iterator[Supervise]:
+    """Start a supervisor of stand-in workers; whatever of it is left at the end is killed."""
+    started: list[Supervisor] = []
+
+    def start(behaviour: str, startup_seconds: float = 0.0) -> Supervisor:
+        started.append(
+            Supervisor(tmp_path / f"supervisor-{len(started)}", behaviour, startup_seconds)
+        )
+        return started[-1]
+
+    yield start
+    for supervisor in started:
+        if supervisor.process.poll() is None:
+            supervisor.process.kill()
+            supervisor.process.wait()
+        for pid in supervisor.started():
+            if not gone(pid):
+                os.kill(pid, signal.SIGKILL)
+
+
+def test_sigterm_stops_every_worker_once_and_exits_0(supervise: Supervise) -> None:
+    supervisor = supervise("serving")
+    workers = supervisor.wait_for_workers(2)
+
+    supervisor.process.send_signal(signal.SIGTERM)
+    status, log = supervisor.wait()
+
+    assert status == 0, log
+    assert sorted(supervisor.lines()) == sorted(
+        [(pid, "started") for pid in workers] + [(pid, "SIGTERM") for pid in workers]
+    )
+    assert all(gone(pid) for pid in workers)
+
+
+def test_ctrl_c_in_a_terminal_reaches_each_worker_once_through_the_supervisor(
+    supervise: Supervise,
+) -> None:
+    supervisor = supervise("serving")
+    workers = supervisor.wait_for_workers(2)
+
+    os.killpg(supervisor.process.pid, signal.SIGINT)
+    status, log = supervisor.wait()
+
+    assert status == 0, log
+    stops = [(pid, event) for pid, event in supervisor.lines() if event != "started"]
+    assert sorted(stops) == sorted((pid, "SIGTERM") for pid in workers)
+
+
+def test_a_worker_that_dies_is_replaced(supervise: Supervise) -> None:
+    supervisor = supervise("serving")
+    first, second = supervisor.wait_for_workers(2)
+
+    os.kill(first, signal.SIGKILL)
+    *_, replacement = supervisor.wait_for_workers(3)
+    supervisor.process.send_signal(signal.SIGTERM)
+    status, log = supervisor.wait()
+
+    assert replacement not in (first, second)
+    assert f"Worker {first} exited with status 137: starting another" in log
+    assert status == 0, log
+    assert gone(second)
+    assert gone(replacement)
+
+
+def test_a_worker_that_dies_while_starting_stops_the_service_with_its_status(
+    supervise: Supervise,
+) -> None:
+    supervisor = supervise("failing", startup_seconds=60)
+
+    status, log = supervisor.wait()
+
+    assert status == 3
+    assert "exited with status 3 while starting: stopping" in log
+    assert "starting another" not in log
+
+
+def test_a_worker_that_ignores_sigterm_is_killed(supervise: Supervise) -> None:
+    supervisor = supervise("stubborn")
+    workers = supervisor.wait_for_workers(2)
+
+    supervisor.process.send_signal(signal.SIGTERM)
+    status, log = supervisor.wait()
+
+    assert status == 128 + signal.SIGKILL
+    assert all(f"Worker {pid} did not stop in time: killing it" in log for pid in workers)
+    assert all(gone(pid) for pid in workers)
