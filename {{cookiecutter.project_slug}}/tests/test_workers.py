@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from {{ cookiecutter.package_name }}.workers import NO_FORK, serve_forked
+
 # A supervisor of two stand-in workers. Each writes "<pid> started" to the log file, then
 # serves until SIGTERM, which it writes down before it exits with status 0; a "failing"
 # worker exits with status 3 at once and a "stubborn" one ignores SIGTERM.
@@ -184,3 +186,14 @@ def test_a_worker_that_ignores_sigterm_is_killed(supervise: Supervise) -> None:
     assert status == 128 + signal.SIGKILL
     assert all(f"Worker {pid} did not stop in time: killing it" in log for pid in workers)
     assert all(gone(pid) for pid in workers)
+
+
+def test_without_fork_more_than_one_worker_is_refused_in_one_sentence(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delattr(os, "fork")
+
+    with pytest.raises(SystemExit) as stopped:
+        serve_forked(2, lambda: None, graceful_timeout=0)
+
+    assert stopped.value.code == NO_FORK

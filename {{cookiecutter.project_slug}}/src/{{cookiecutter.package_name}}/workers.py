@@ -33,6 +33,7 @@ STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 STARTUP_SECONDS = 10.0
 # How much longer than the server's own graceful timeout a stopping worker gets before SIGKILL.
 KILL_MARGIN_SECONDS = 5
+NO_FORK = "More than one worker needs fork(), which this system lacks: serve with --workers 1."
 
 
 def serve_forked(
@@ -46,6 +47,8 @@ def serve_forked(
 
     The status is 0 when every worker stopped cleanly once asked, else the first failure's.
     """
+    if not hasattr(os, "fork"):
+        raise SystemExit(NO_FORK)
     workers: dict[int, float] = {}  # pid -> when it was started
     stopping = False
     status = 0
