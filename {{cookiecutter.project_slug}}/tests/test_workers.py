@@ -15,16 +15,23 @@ from pathlib import Path
 
 import pytest
 
+{% if cookiecutter.database == "sqlite" -%}
+from {{ cookiecutter.package_name }}.config import ENV_PREFIX
+{% endif -%}
 from {{ cookiecutter.package_name }}.workers import NO_FORK, serve_forked
+{%- if cookiecutter.database == "sqlite" %}
+
+from .conftest import {% if cookiecutter.server == "hypercorn" %}HYPERCORN_CONFIG, {% endif %}free_port
+{%- endif %}
 
 # A supervisor of two stand-in workers. Each writes "<pid> started" to the log file, then
 # serves until SIGTERM, which it writes down before it exits with status 0; a "failing"
-# worker exits with status 3 at once and a "stubborn" one ignores SIGTERM.
+# worker cannot start (status 3, as the servers exit then) and a "stubborn" one ignores SIGTERM.
 SUPERVISOR = """
 import logging, os, signal, sys, time
 from {{ cookiecutter.package_name }}.workers import serve_forked
 
-log, behaviour, startup_seconds = sys.argv[1], sys.argv[2], float(sys.argv[3])
+log, behaviour = sys.argv[1], sys.argv[2]
 logging.basicConfig(level=logging.INFO)
 
 
@@ -48,17 +55,17 @@ def serve():
         time.sleep(1)
 
 
-sys.exit(serve_forked(2, serve, graceful_timeout=0, startup_seconds=startup_seconds))
+sys.exit(serve_forked(2, serve, graceful_timeout=0))
 """
 
 
 class Supervisor:
-    def __init__(self, folder: Path, behaviour: str, startup_seconds: float = 0.0) -> None:
+    def __init__(self, folder: Path, behaviour: str) -> None:
         folder.mkdir()
         self.log = folder / "workers.log"
         script = folder / "supervisor.py"
         script.write_text(SUPERVISOR)
-        command = [sys.executable, str(script), str(self.log), behaviour, str(startup_seconds)]
+        command = [sys.executable, str(script), str(self.log), behaviour]
         # A session of its own, like a server started from a terminal: its process group is
         # what a Ctrl-C there would signal.
         self.process = subprocess.Popen(
@@ -96,7 +103,7 @@ def gone(pid: int) -> bool:
     return False
 
 
-Supervise = Callable[..., Supervisor]
+Supervise = Callable[[str], Supervisor]
 
 
 @pytest.fixture
@@ -104,10 +111,8 @@ def supervise(tmp_path: Path) -> Iterator[Supervise]:
     """Start a supervisor of stand-in workers; whatever of it is left at the end is killed."""
     started: list[Supervisor] = []
 
-    def start(behaviour: str, startup_seconds: float = 0.0) -> Supervisor:
-        started.append(
-            Supervisor(tmp_path / f"supervisor-{len(started)}", behaviour, startup_seconds)
-        )
+    def start(behaviour: str) -> Supervisor:
+        started.append(Supervisor(tmp_path / f"supervisor-{len(started)}", behaviour))
         return started[-1]
 
     yield start
@@ -164,16 +169,38 @@ def test_a_worker_that_dies_is_replaced(supervise: Supervise) -> None:
     assert gone(replacement)
 
 
-def test_a_worker_that_dies_while_starting_stops_the_service_with_its_status(
+def test_a_worker_that_cannot_start_stops_the_service_with_its_status(
     supervise: Supervise,
 ) -> None:
-    supervisor = supervise("failing", startup_seconds=60)
+    supervisor = supervise("failing")
 
     status, log = supervisor.wait()
 
     assert status == 3
-    assert "exited with status 3 while starting: stopping" in log
+    assert "could not start: stopping" in log
     assert "starting another" not in log
+{%- if cookiecutter.database == "sqlite" %}
+
+
+def test_the_real_server_stops_when_its_workers_cannot_start(tmp_path: Path) -> None:
+    in_the_way = tmp_path / "a file"
+    in_the_way.touch()
+    env = {
+        **os.environ,
+        f"{ENV_PREFIX}DATABASE_URL": f"sqlite+aiosqlite:///{in_the_way}/data/service.db",
+    }
+    command = [sys.executable, "-m", "{{ cookiecutter.package_name }}.serve", "--workers", "2"]
+    command += ["--port", str(free_port())]
+{%- if cookiecutter.server == "hypercorn" %}
+    command += ["--config", str(HYPERCORN_CONFIG)]
+{%- endif %}
+
+    server = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+
+    assert server.returncode == 3, server.stderr
+    assert f"Not a directory: '{in_the_way}/data'" in server.stderr  # the reason, in the log
+    assert "could not start: stopping" in server.stderr
+{%- endif %}
 
 
 def test_a_worker_that_ignores_sigterm_is_killed(supervise: Supervise) -> None:

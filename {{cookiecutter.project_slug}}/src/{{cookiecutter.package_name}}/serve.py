@@ -27,7 +27,7 @@ import logging
 import signal
 {%- endif %}
 import sys
-from collections.abc import Sequence
+from collections.abc import {% if cookiecutter.server == "hypercorn" %}Callable, {% endif %}Sequence
 {%- if cookiecutter.server != "granian" %}
 from functools import partial
 {%- endif %}
@@ -39,8 +39,9 @@ from typing import Any
 {%- if cookiecutter.server == "hypercorn" %}
 
 from hypercorn.asyncio.run import asyncio_worker, uvloop_worker
-from hypercorn.config import Config
+from hypercorn.config import Config, Sockets
 from hypercorn.run import run
+from hypercorn.utils import LifespanFailureError
 {%- elif cookiecutter.server == "uvicorn" %}
 
 import uvicorn
@@ -53,7 +54,7 @@ from pydantic import ValidationError
 
 from .config import Settings, describe
 {%- if cookiecutter.server != "granian" %}
-from .workers import serve_forked
+from .workers import {% if cookiecutter.server == "hypercorn" %}STARTUP_FAILURE, {% endif %}serve_forked
 {%- endif %}
 
 APP = "{{ cookiecutter.package_name }}.asgi:app"
@@ -79,6 +80,17 @@ OPTIONS: dict[str, Any] = {
 {%- endif %}
 
 
+{%- if cookiecutter.server == "hypercorn" %}
+
+
+def _serve(worker: Callable[[Config, Sockets], None], config: Config, sockets: Sockets) -> None:
+    """Serve as a forked worker; exit status 3 when the app could not start (the app has logged
+    why), which stops the other workers too."""
+    try:
+        worker(config, sockets)
+    except LifespanFailureError:
+        raise SystemExit(STARTUP_FAILURE) from None
+{%- endif %}
 {%- if cookiecutter.server == "uvicorn" %}
 
 
@@ -150,7 +162,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         # Imported once, here: every worker forked below shares it.
         importlib.import_module(APP.partition(":")[0])
-        serve = partial(worker, config, sockets)
+        serve = partial(_serve, worker, config, sockets)
         return serve_forked(arguments.workers, serve, graceful_timeout=config.graceful_timeout)
     finally:
         for sock in (*sockets.secure_sockets, *sockets.insecure_sockets, *sockets.quic_sockets):

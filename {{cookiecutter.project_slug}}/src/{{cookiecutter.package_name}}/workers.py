@@ -8,8 +8,8 @@ Nothing open is shared across the fork: each worker makes its own database engin
 other connection, when it starts serving.
 
 This process (the supervisor) serves nothing. It replaces a worker that dies, stops everything
-when one dies while starting (it would only die again), and on SIGTERM or SIGINT asks every
-worker to stop (SIGTERM: each finishes the requests it has) and waits for them.
+when one could not start (exit status 3: the next would fail the same way), and on SIGTERM or
+SIGINT asks every worker to stop (SIGTERM: each finishes the requests it has) and waits.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ import logging
 import os
 import signal
 import sys
-import time
 import traceback
 from collections.abc import Callable
 from types import FrameType
@@ -28,28 +27,22 @@ from typing import NoReturn
 logger = logging.getLogger(__name__)
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
-# A worker that dies this soon after it was started is taken to have failed to start (bad
-# settings, an unreachable JWKS, ...): every replacement would fail the same way.
-STARTUP_SECONDS = 10.0
+# A worker's exit status when its app could not start (an unreachable JWKS, a database file it
+# cannot create, ...): Uvicorn's convention, which serve.py follows with Hypercorn.
+STARTUP_FAILURE = 3
 # How much longer than the server's own graceful timeout a stopping worker gets before SIGKILL.
 KILL_MARGIN_SECONDS = 5
 NO_FORK = "More than one worker needs fork(), which this system lacks: serve with --workers 1."
 
 
-def serve_forked(
-    count: int,
-    serve: Callable[[], object],
-    *,
-    graceful_timeout: float,
-    startup_seconds: float = STARTUP_SECONDS,
-) -> int:
+def serve_forked(count: int, serve: Callable[[], object], *, graceful_timeout: float) -> int:
     """Run ``serve()`` in ``count`` forked workers until asked to stop; the exit status.
 
     The status is 0 when every worker stopped cleanly once asked, else the first failure's.
     """
     if not hasattr(os, "fork"):
         raise SystemExit(NO_FORK)
-    workers: dict[int, float] = {}  # pid -> when it was started
+    workers: set[int] = set()
     stopping = False
     status = 0
 
@@ -75,7 +68,7 @@ def serve_forked(
         pid = os.fork()
         if pid == 0:
             _run_worker(serve)
-        workers[pid] = time.monotonic()
+        workers.add(pid)
         signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
         logger.info("Started worker %d", pid)
 
@@ -88,15 +81,15 @@ def serve_forked(
             start()
         while workers:
             pid, wait_status = os.wait()
-            started = workers.pop(pid, None)
-            if started is None:
+            if pid not in workers:
                 continue
+            workers.remove(pid)
             code = _exit_status(wait_status)
             if stopping:
                 status = status or code
-            elif time.monotonic() - started < startup_seconds:
-                logger.error("Worker %d exited with status %d while starting: stopping", pid, code)
-                status = code or 1
+            elif code == STARTUP_FAILURE:
+                logger.error("Worker %d could not start: stopping", pid)
+                status = code
                 stop()
             else:
                 logger.error("Worker %d exited with status %d: starting another", pid, code)
