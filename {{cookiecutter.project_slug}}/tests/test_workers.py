@@ -16,12 +16,12 @@ from pathlib import Path
 import pytest
 
 {% if cookiecutter.database == "sqlite" -%}
-from {{ cookiecutter.package_name }}.config import ENV_PREFIX
+from {{ cookiecutter.package_name }}.config import Settings
 {% endif -%}
 from {{ cookiecutter.package_name }}.workers import NO_FORK, serve_forked
 {%- if cookiecutter.database == "sqlite" %}
 
-from .conftest import {% if cookiecutter.server == "hypercorn" %}HYPERCORN_CONFIG, {% endif %}free_port
+from .conftest import LiveServer
 {%- endif %}
 
 # A supervisor of two stand-in workers. Each writes "<pid> started" to the log file, then
@@ -182,24 +182,24 @@ def test_a_worker_that_cannot_start_stops_the_service_with_its_status(
 {%- if cookiecutter.database == "sqlite" %}
 
 
-def test_the_real_server_stops_when_its_workers_cannot_start(tmp_path: Path) -> None:
+def test_the_real_server_stops_when_its_workers_cannot_start(
+    settings: Settings, tmp_path: Path
+) -> None:
     in_the_way = tmp_path / "a file"
     in_the_way.touch()
-    env = {
-        **os.environ,
-        f"{ENV_PREFIX}DATABASE_URL": f"sqlite+aiosqlite:///{in_the_way}/data/service.db",
-    }
-    command = [sys.executable, "-m", "{{ cookiecutter.package_name }}.serve", "--workers", "2"]
-    command += ["--port", str(free_port())]
-{%- if cookiecutter.server == "hypercorn" %}
-    command += ["--config", str(HYPERCORN_CONFIG)]
-{%- endif %}
+    url = f"sqlite+aiosqlite:///{in_the_way}/data/service.db"
+    unstartable = settings.model_copy(update={"database_url": url})
 
-    server = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+    server = LiveServer(unstartable, tmp_path / "server.log", workers=2)
+    try:
+        status = server.process.wait(timeout=60)
+    finally:
+        server.stop()
 
-    assert server.returncode == 3, server.stderr
-    assert f"Not a directory: '{in_the_way}/data'" in server.stderr  # the reason, in the log
-    assert "could not start: stopping" in server.stderr
+    log = server.log.read_text()
+    assert status == 3, log
+    assert f"Not a directory: '{in_the_way}/data'" in log  # the reason, in the log
+    assert "could not start: stopping" in log
 {%- endif %}
 
 

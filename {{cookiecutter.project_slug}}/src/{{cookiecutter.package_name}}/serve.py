@@ -108,7 +108,7 @@ def _serve(config: uvicorn.Config, sockets: list[socket] | None = None) -> None:
 {%- endif %}
 
 
-def _count(text: str) -> int:
+def _worker_count(text: str) -> int:
     try:
         number = int(text)
     except ValueError:
@@ -122,7 +122,7 @@ def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
     parser.add_argument("--port", type=int, default=8000, help="port to listen on")
-    parser.add_argument("--workers", type=_count, default=1, help="worker processes")
+    parser.add_argument("--workers", type=_worker_count, default=1, help="worker processes")
 {%- if cookiecutter.server == "hypercorn" %}
     parser.add_argument("--config", default="hypercorn.toml", help="Hypercorn's settings")
 {%- endif %}

@@ -3,7 +3,7 @@
 The server's own ``--workers`` starts each worker as a new interpreter, which imports everything
 again: ~60 MiB of memory a worker that no other process shares. A worker forked after the import
 shares those pages with this process and its siblings until one of them writes to a page
-(``gc.freeze()`` in asgi.py keeps the garbage collector from doing so): ~20 MiB a worker.
+(``gc.freeze()`` in asgi.py keeps the garbage collector from doing so): 10-17 MiB a worker.
 Nothing open is shared across the fork: each worker makes its own database engine, and any
 other connection, when it starts serving.
 
