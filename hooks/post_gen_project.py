@@ -19,6 +19,7 @@ MACHINE_KEYS = ("_output_dir", "_repo_dir", "_checkout")
 # Files that only one choice of an option uses: (option, choice) -> files to delete
 # ({package} is the package name).
 UNUSED_WHEN = {
+    ("database", "sqlite"): ["tests/test_pool.py"],
     ("database", "postgresql"): ["src/{package}/sqlite.py", "tests/test_sqlite.py"],
     ("server", "uvicorn"): ["hypercorn.toml"],
     ("server", "granian"): [

@@ -59,6 +59,7 @@ def test_the_command_line_renders_the_defaults(tmp_path: Path) -> None:
     assert pyproject["project"]["name"] == "my-service"
     assert pyproject["project"]["requires-python"] == ">=3.11"
     assert "aiosqlite>=0.22" in pyproject["project"]["dependencies"]
+    assert not (project / "tests" / "test_pool.py").exists()
     assert not (project / "licenses").exists()
     assert (project / "LICENSE").read_text().startswith("MIT License")
     workflow = yaml.safe_load((project / ".github" / "workflows" / "ci.yml").read_text())
@@ -93,6 +94,7 @@ def test_the_api_renders_overrides(tmp_path: Path) -> None:
     assert not any("aiosqlite" in dependency for dependency in pyproject["dependencies"])
     assert not (project / "tests" / "test_sqlite.py").exists()
     assert not (project / "src" / "order_desk" / "sqlite.py").exists()
+    assert (project / "tests" / "test_pool.py").exists()
     assert "Apache License" in (project / "LICENSE").read_text()
     assert "ORDER_DESK_DATABASE_URL=postgresql+asyncpg://" in (project / ".env.example").read_text()
     workflow = yaml.safe_load((project / ".github" / "workflows" / "ci.yml").read_text())

@@ -2,24 +2,14 @@
 
 from __future__ import annotations
 
-{% if cookiecutter.database == "postgresql" -%}
-import pytest
-{% endif -%}
 from quart import Quart, g
 from quart.testing import QuartClient
 from sqlalchemy import func, select
-{%- if cookiecutter.database == "postgresql" %}
-from sqlalchemy.exc import TimeoutError as PoolTimeoutError
-{%- endif %}
 
 from {{ cookiecutter.package_name }}.app import create_app
 from {{ cookiecutter.package_name }}.config import Settings
-from {{ cookiecutter.package_name }}.db import EXTENSION_KEY, {% if cookiecutter.database == "postgresql" %}create_engine, {% endif %}get_session
+from {{ cookiecutter.package_name }}.db import EXTENSION_KEY, get_session
 from {{ cookiecutter.package_name }}.models import Item
-{%- if cookiecutter.database == "postgresql" %}
-
-from .conftest import make_settings
-{%- endif %}
 
 
 async def count_items(app: Quart) -> int:
@@ -80,24 +70,3 @@ async def test_liveness_opens_no_session(app: Quart, client: QuartClient) -> Non
     await client.get("/api/v1/items")
 
     assert opened == [False, True]
-{%- if cookiecutter.database == "postgresql" %}
-
-
-async def test_a_worker_opens_at_most_pool_size_plus_overflow_connections(
-    database_url: str,
-) -> None:
-    settings = make_settings(
-        database_url,
-        database_pool_size=1,
-        database_max_overflow=1,
-        database_timeout_seconds=0.2,
-    )
-    engine = create_engine(settings)
-    try:
-        async with engine.connect(), engine.connect():
-            with pytest.raises(PoolTimeoutError):
-                async with engine.connect():
-                    pass
-    finally:
-        await engine.dispose()
-{%- endif %}

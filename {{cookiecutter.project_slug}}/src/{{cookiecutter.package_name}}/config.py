@@ -69,10 +69,12 @@ class DatabaseSettings(BaseSettings):
     # queries do not hold up the worker's other requests (see sqlite.py).
     database_sqlite_inline: bool = True
 {%- else %}
-    # Connections each worker keeps open, and how many more it may open at busy times (closed
-    # again when returned): workers x (both) must stay under the server's max_connections.
-    database_pool_size: int = Field(default=5, ge=1)
-    database_max_overflow: int = Field(default=10, ge=0)
+    # Connections each worker opens as it needs them and keeps, and how many more it may open
+    # at busy times. Those are closed as they come back, so under steady load they are opened
+    # and closed one after another: a pool that holds them all serves more (README).
+    # Workers x (both) must stay under the server's max_connections.
+    database_pool_size: int = Field(default=10, ge=1)
+    database_max_overflow: int = Field(default=0, ge=0)
 {%- endif %}
 
     @field_validator("database_url")
