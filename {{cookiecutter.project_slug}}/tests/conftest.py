@@ -222,6 +222,7 @@ class LiveServer:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.settings = settings
+        self.workers = workers
         env = {**os.environ, **settings_environment(settings)}
         command = [
             *(sys.executable, "-m", "{{ cookiecutter.package_name }}.serve"),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from importlib.metadata import version
 
 from quart import Quart
@@ -12,6 +11,7 @@ from . import {% if cookiecutter.auth == "jwt" %}auth, {% endif %}db, {% if cook
 from .blueprints import api, health
 from .config import Settings
 from .errors import register_error_handlers
+from .logs import configure_logging
 from .openapi import APIDocument
 from .serialization import JSONProvider
 
@@ -25,7 +25,7 @@ def create_app(settings: Settings | None = None) -> Quart:
 
     app = Quart(__name__)
     app.config.from_mapping(settings.quart_config())
-    logging.basicConfig(level=settings.log_level)
+    configure_logging(settings.log_level)
 
     db.init_app(app, settings)
     security.init_app(app, settings)

@@ -2,10 +2,10 @@
 """Serve the app with {{ server_name }}: ``python -m {{ cookiecutter.package_name }}.serve --help``.
 
 `make run`, `make serve`, the Dockerfile and the tests' live server all start the service
-this way. One worker serves in this process (no supervisor, a faster start). More workers
-{%- if cookiecutter.server == "granian" %}
-are processes Granian forks once it has imported the app, each with its own database pool.
-{%- else %}
+this way.
+{%- if cookiecutter.server == "granian" %} The workers, one or more, are processes Granian forks once it has
+imported the app, each with its own database pool.
+{%- else %} One worker serves in this process (no supervisor, a faster start). More workers
 are processes forked from this one once it has imported the app (workers.py), each with its
 own database pool.
 {%- endif %}
@@ -34,6 +34,8 @@ from functools import partial
 {%- if cookiecutter.server == "uvicorn" %}
 from socket import socket
 from types import FrameType
+{%- endif %}
+{%- if cookiecutter.server != "hypercorn" %}
 from typing import Any
 {%- endif %}
 {%- if cookiecutter.server == "hypercorn" %}
@@ -49,15 +51,18 @@ import uvicorn
 
 from granian import Granian
 from granian.constants import Interfaces
+from granian.log import LogLevels
 {%- endif %}
 from pydantic import ValidationError
 
 from .config import Settings, describe
+from .logs import configure_logging
 {%- if cookiecutter.server != "granian" %}
 from .workers import {% if cookiecutter.server == "hypercorn" %}STARTUP_FAILURE, {% endif %}serve_forked
 {%- endif %}
 
 APP = "{{ cookiecutter.package_name }}.asgi:app"
+ACCESS_LOG = "{{ cookiecutter.server }}.access"
 {%- if cookiecutter.server != "hypercorn" %}
 # Let in-flight requests finish after SIGTERM before shutting down.
 GRACEFUL_TIMEOUT_SECONDS = 10
@@ -76,7 +81,21 @@ OPTIONS: dict[str, Any] = {
     "server_header": False,
     "timeout_keep_alive": KEEP_ALIVE_SECONDS,
     "timeout_graceful_shutdown": GRACEFUL_TIMEOUT_SECONDS,
+    # Uvicorn's lines go through the service's logging, in its format (logs.py).
+    "log_config": None,
 }
+{%- else %}
+# Granian's lines go through the service's logging, in its format (logs.py): its loggers keep
+# no handlers of their own, and the access line leaves the time to that format.
+LOG_CONFIG: dict[str, Any] = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "loggers": {
+        "_granian": {"propagate": True},
+        ACCESS_LOG: {"propagate": True, "level": "INFO"},
+    },
+}
+ACCESS_FORMAT = '%(addr)s "%(method)s %(path)s %(protocol)s" %(status)d %(dt_ms).3fms'
 {%- endif %}
 
 
@@ -135,10 +154,13 @@ def hypercorn_config(arguments: argparse.Namespace) -> Config:
     config = Config.from_toml(arguments.config)
     config.application_path = APP
     config.bind = [f"{arguments.host}:{arguments.port}"]
+    # Hypercorn's own lines (start, errors) and its access log go through the service's
+    # logging, in its format (logs.py). "-" would give them handlers and a format of their own,
+    # and the error lines would be written twice.
     if config.errorlog == "-":
-        # Hypercorn's own messages (start, errors) through the service's logging: with a
-        # handler of its own as well, as "-" gives it, each would be written twice.
         config.errorlog = logging.getLogger("hypercorn.error")
+    if config.accesslog == "-":
+        config.accesslog = logging.getLogger(ACCESS_LOG)
     return config
 {%- endif %}
 
@@ -146,11 +168,12 @@ def hypercorn_config(arguments: argparse.Namespace) -> Config:
 def main(argv: Sequence[str] | None = None) -> int:
     arguments = parse_arguments(argv)
     try:
-        Settings()
+        settings = Settings()
     except ValidationError as error:
         # Checked here once, rather than as a traceback from every worker's startup.
         print(f"Cannot start: the settings are invalid.\n{describe(error)}", file=sys.stderr)
         return 2
+    configure_logging(settings.log_level, access_log=ACCESS_LOG)
 {%- if cookiecutter.server == "hypercorn" %}
     config = hypercorn_config(arguments)
     if arguments.workers == 1:
@@ -186,6 +209,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         interface=Interfaces.ASGI,
         websockets=False,
         log_access=True,
+        log_access_format=ACCESS_FORMAT,
+        log_dictconfig=LOG_CONFIG,
+        log_level=LogLevels(settings.log_level.lower()),
         workers_kill_timeout=GRACEFUL_TIMEOUT_SECONDS,
     ).serve()
     return 0

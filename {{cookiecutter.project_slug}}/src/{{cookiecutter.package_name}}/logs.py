@@ -1,0 +1,27 @@
+"""One format for every line the service writes, its server's included::
+
+    [2026-01-31 12:00:00 +0000] [4242] [WARNING] {{ cookiecutter.package_name }}.app: Database unavailable on GET /api/v1/items
+
+When, which process (several workers write to the same stream), how serious, which logger,
+and the message. The server's loggers have no handlers of their own (serve.py): their lines
+go through the root logger's, which :func:`configure_logging` sets up.
+"""
+
+from __future__ import annotations
+
+import logging
+
+FORMAT = "[%(asctime)s] [%(process)d] [%(levelname)s] %(name)s: %(message)s"
+DATE_FORMAT = "%Y-%m-%d %H:%M:%S %z"
+
+
+def configure_logging(level: str, *, access_log: str | None = None) -> None:
+    """Write records at ``level`` and above to standard error in :data:`FORMAT`, unless logging
+    has been set up already (by a test runner, or a program that embeds the app).
+
+    ``access_log`` names the server's access logger, which writes at INFO whatever ``level``
+    is: the server's own settings turn the access log on and off.
+    """
+    logging.basicConfig(level=level, format=FORMAT, datefmt=DATE_FORMAT)
+    if access_log is not None:
+        logging.getLogger(access_log).setLevel(logging.INFO)

@@ -1,0 +1,43 @@
+"""The served log: every line, the server's and the service's, in one format."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+import pytest
+
+from {{ cookiecutter.package_name }}.serve import ACCESS_LOG
+
+from .conftest import LiveServer
+
+# logs.FORMAT: [time] [process id] [level] logger: message
+LINE = re.compile(
+    r"\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d [+-]\d{4}\] \[(?P<pid>\d+)\] \[(?P<level>[A-Z]+)\] "
+    r"(?P<logger>[\w.]+): (?P<message>.*)"
+)
+
+
+@pytest.mark.parametrize("live_server", [1, 2], indirect=True, ids=["1 worker", "2 workers"])
+def test_every_line_says_when_which_process_and_how_serious(live_server: LiveServer) -> None:
+    httpx.get(f"{live_server.url}/healthz")
+    httpx.get(f"{live_server.url}/no-such-page")
+    assert live_server.stop() == 0
+
+    log = live_server.log.read_text()
+    records = [LINE.fullmatch(line) for line in log.splitlines()]
+    assert None not in records, log
+    access = [
+        (int(record["pid"]), record["message"])
+        for record in records
+        if record and record["logger"] == ACCESS_LOG
+    ]
+    assert any("/healthz " in message and " 200" in message for _, message in access), log
+    assert any("/no-such-page " in message and " 404" in message for _, message in access), log
+    # Each access line names the process that answered; more than one worker are processes
+    # of their own, not the one started.
+    answered_by = {pid for pid, _ in access}
+    if live_server.workers == 1:
+        assert len(answered_by) == 1, log
+    else:
+        assert live_server.process.pid not in answered_by, log
