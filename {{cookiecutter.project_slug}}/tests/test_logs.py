@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 
 import httpx
 import pytest
@@ -22,6 +23,11 @@ LINE = re.compile(
 def test_every_line_says_when_which_process_and_how_serious(live_server: LiveServer) -> None:
     httpx.get(f"{live_server.url}/healthz")
     httpx.get(f"{live_server.url}/no-such-page")
+    # Some servers write the access line once the response has gone: wait for it rather than
+    # stop the server before it is written.
+    deadline = time.monotonic() + 10
+    while "/no-such-page " not in live_server.log.read_text() and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert live_server.stop() == 0
 
     log = live_server.log.read_text()
