@@ -2,10 +2,11 @@
 """Serve the app with {{ server_name }}: ``python -m {{ cookiecutter.package_name }}.serve --help``.
 
 `make run`, `make serve`, the Dockerfile and the tests' live server all start the service
-this way.
-{%- if cookiecutter.server == "granian" %} The workers, one or more, are processes Granian forks once it has
-imported the app, each with its own database pool.
-{%- else %} One worker serves in this process (no supervisor, a faster start). More workers
+{%- if cookiecutter.server == "granian" %}
+this way. The workers, one or more, are processes Granian forks once it has imported the
+app, each with its own database pool.
+{%- else %}
+this way. One worker serves in this process (no supervisor, a faster start). More workers
 are processes forked from this one once it has imported the app (workers.py), each with its
 own database pool.
 {%- endif %}
