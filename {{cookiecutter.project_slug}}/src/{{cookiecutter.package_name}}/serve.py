@@ -139,7 +139,11 @@ def _worker_count(text: str) -> int:
 
 
 def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    # Not from __doc__, which ``python -OO`` strips.
+    parser = argparse.ArgumentParser(
+        prog="python -m {{ cookiecutter.package_name }}.serve",
+        description="Serve the app with {{ server_name }}.",
+    )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
     parser.add_argument("--port", type=int, default=8000, help="port to listen on")
     parser.add_argument("--workers", type=_worker_count, default=1, help="worker processes")
