@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import re
 import time
+from pathlib import Path
 
 import httpx
 import pytest
 
+from {{ cookiecutter.package_name }}.config import Settings
 from {{ cookiecutter.package_name }}.serve import ACCESS_LOG
 
-from .conftest import LiveServer
+from .conftest import LiveServer, prepare
 
 # logs.FORMAT: [time] [process id] [level] logger: message
 LINE = re.compile(
@@ -47,3 +49,25 @@ def test_every_line_says_when_which_process_and_how_serious(live_server: LiveSer
         assert len(answered_by) == 1, log
     else:
         assert live_server.process.pid not in answered_by, log
+
+
+def test_sql_statements_are_written_once_in_the_same_format(
+    settings: Settings, tmp_path: Path
+) -> None:
+    prepare(settings)
+    echoing = settings.model_copy(update={"database_echo": True, "log_level": "WARNING"})
+    server = LiveServer(echoing, tmp_path / "server.log")
+    try:
+        server.wait_until_ready()  # /readyz reads the migrations' table
+    finally:
+        assert server.stop() == 0
+
+    log = server.log.read_text()
+    # A statement's text may run over several lines; the first is the record's.
+    mentions = [line for line in log.splitlines() if "sqlalchemy.engine" in line]
+    records = [LINE.fullmatch(line) for line in mentions]
+    assert None not in records, log
+    statements = [record["message"] for record in records if record]
+    assert any(statement.startswith("SELECT") for statement in statements), log
+    # WARNING silences the service's own INFO lines, not the statements it was asked for.
+    assert all(record["level"] == "INFO" for record in records if record), log

@@ -25,7 +25,7 @@ def create_app(settings: Settings | None = None) -> Quart:
 
     app = Quart(__name__)
     app.config.from_mapping(settings.quart_config())
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, sql=settings.database_echo)
 
     db.init_app(app, settings)
     security.init_app(app, settings)

@@ -60,6 +60,7 @@ class DatabaseSettings(BaseSettings):
 {%- else %}
     database_url: str = "sqlite+aiosqlite:///var/{{ cookiecutter.package_name }}.db"
 {%- endif %}
+    # Log every SQL statement (at INFO, whatever LOG_LEVEL says).
     database_echo: bool = False
     # How long a request waits for a connection (from the pool, or a new one){% if cookiecutter.database == "sqlite" %}, or for
     # another process's write lock on SQLite,{% endif %} before a 503.

@@ -58,7 +58,6 @@ def create_engine(settings: DatabaseSettings) -> AsyncEngine:
     """An async engine for ``settings.database_url``; waits for a connection are bounded."""
     engine = create_async_engine(
         settings.database_url,
-        echo=settings.database_echo,
         pool_timeout=settings.database_timeout_seconds,
         pool_size=settings.database_pool_size,
         max_overflow=settings.database_max_overflow,

@@ -15,13 +15,17 @@ FORMAT = "[%(asctime)s] [%(process)d] [%(levelname)s] %(name)s: %(message)s"
 DATE_FORMAT = "%Y-%m-%d %H:%M:%S %z"
 
 
-def configure_logging(level: str, *, access_log: str | None = None) -> None:
+def configure_logging(level: str, *, access_log: str | None = None, sql: bool = False) -> None:
     """Write records at ``level`` and above to standard error in :data:`FORMAT`, unless logging
     has been set up already (by a test runner, or a program that embeds the app).
 
     ``access_log`` names the server's access logger, which writes at INFO whatever ``level``
-    is: the server's own settings turn the access log on and off.
+    is: the server's own settings turn the access log on and off. So does SQLAlchemy's, every
+    statement it runs, when ``sql`` is on (``DATABASE_ECHO``). The engine's ``echo=True``
+    would write them a second time, in a format of its own, on standard output.
     """
     logging.basicConfig(level=level, format=FORMAT, datefmt=DATE_FORMAT)
     if access_log is not None:
         logging.getLogger(access_log).setLevel(logging.INFO)
+    if sql:
+        logging.getLogger("sqlalchemy.engine").setLevel(logging.INFO)

@@ -178,7 +178,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Checked here once, rather than as a traceback from every worker's startup.
         print(f"Cannot start: the settings are invalid.\n{describe(error)}", file=sys.stderr)
         return 2
-    configure_logging(settings.log_level, access_log=ACCESS_LOG)
+    configure_logging(settings.log_level, access_log=ACCESS_LOG, sql=settings.database_echo)
 {%- if cookiecutter.server == "hypercorn" %}
     config = hypercorn_config(arguments)
     if arguments.workers == 1:

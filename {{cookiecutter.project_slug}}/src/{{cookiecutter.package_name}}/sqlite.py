@@ -69,7 +69,6 @@ def create_sqlite_engine(settings: DatabaseSettings) -> AsyncEngine:
         pool = {"pool_size": 1, "max_overflow": 0}
     engine = create_async_engine(
         url,
-        echo=settings.database_echo,
         pool_timeout=settings.database_timeout_seconds,
         # The session has already rolled back whatever it began when it gives the connection
         # back; the pool rolls back again only if SQLite says a transaction is still open
