@@ -20,9 +20,9 @@ def configure_logging(level: str, *, access_log: str | None = None, sql: bool = 
     has been set up already (by a test runner, or a program that embeds the app).
 
     ``access_log`` names the server's access logger, which writes at INFO whatever ``level``
-    is: the server's own settings turn the access log on and off. So does SQLAlchemy's, every
-    statement it runs, when ``sql`` is on (``DATABASE_ECHO``). The engine's ``echo=True``
-    would write them a second time, in a format of its own, on standard output.
+    is: the server's own settings turn the access log on and off. ``sql`` (``DATABASE_ECHO``)
+    logs every statement SQLAlchemy runs, at INFO too; the engine's ``echo=True`` would write
+    each a second time, in a format of its own, on standard output.
     """
     logging.basicConfig(level=level, format=FORMAT, datefmt=DATE_FORMAT)
     if access_log is not None:
