@@ -60,7 +60,8 @@ def test_sql_statements_are_written_once_in_the_same_format(
     try:
         server.wait_until_ready()  # /readyz reads the migrations' table
     finally:
-        assert server.stop() == 0
+        status = server.stop()
+    assert status == 0
 
     log = server.log.read_text()
     # A statement's text may run over several lines; the first is the record's.
