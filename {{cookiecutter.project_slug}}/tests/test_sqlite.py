@@ -15,8 +15,7 @@ from sqlalchemy import make_url, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from {{ cookiecutter.package_name }}.config import DatabaseSettings
-from {{ cookiecutter.package_name }}.db import create_engine
-from {{ cookiecutter.package_name }}.sqlite import runs_inline
+from {{ cookiecutter.package_name }}.db import create_engine, get_database
 
 from .conftest import AuthorizedClient, authorization, make_settings, started_app
 
@@ -51,14 +50,27 @@ async def test_every_connection_gets_the_pragmas(tmp_path: Path) -> None:
 async def test_sqlite_runs_on_the_event_loop_unless_turned_off(
     tmp_path: Path, inline: bool
 ) -> None:
-    async with sqlite_engine(tmp_path / "service.db", database_sqlite_inline=inline) as engine:
-        assert runs_inline(engine) is inline
-        async with engine.connect() as connection:
-            driver = (await connection.get_raw_connection()).driver_connection
-            assert driver is not None
-            await driver.create_function("thread_id", 0, threading.get_ident)
-            thread = await connection.scalar(text("SELECT thread_id()"))
+    async with (
+        sqlite_engine(tmp_path / "service.db", database_sqlite_inline=inline) as engine,
+        engine.connect() as connection,
+    ):
+        driver = (await connection.get_raw_connection()).driver_connection
+        assert driver is not None
+        await driver.create_function("thread_id", 0, threading.get_ident)
+        thread = await connection.scalar(text("SELECT thread_id()"))
     assert (thread == threading.get_ident()) is inline
+
+
+@pytest.mark.parametrize("inline", [True, False])
+async def test_closing_a_session_is_shielded_from_cancellation_only_with_the_thread(
+    database_url: str, inline: bool
+) -> None:
+    # A close that waits on aiosqlite's thread could be cut short by a client's disconnect;
+    # one on the event loop cannot. Asked of the settings, not of SQLAlchemy's event registry,
+    # which can mistake a new engine for a freed one at the same address.
+    settings = make_settings(database_url, database_sqlite_inline=inline)
+    async with started_app(settings) as app, app.app_context():
+        assert get_database().close_waits is not inline
 
 
 @pytest.mark.parametrize("inline", [True, False])

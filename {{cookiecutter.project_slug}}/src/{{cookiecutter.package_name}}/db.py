@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from .config import DatabaseSettings
 {%- if cookiecutter.database == "sqlite" %}
-from .sqlite import create_sqlite_engine, runs_inline
+from .sqlite import create_sqlite_engine
 {%- endif %}
 
 EXTENSION_KEY = "database"
@@ -90,7 +90,7 @@ def init_app(app: Quart, settings: DatabaseSettings) -> None:
         sessions = async_sessionmaker(engine, expire_on_commit=False)
 {%- if cookiecutter.database == "sqlite" %}
         app.extensions[EXTENSION_KEY] = Database(
-            engine, sessions, close_waits=not runs_inline(engine)
+            engine, sessions, close_waits=not settings.database_sqlite_inline
         )
 {%- else %}
         app.extensions[EXTENSION_KEY] = Database(engine, sessions)

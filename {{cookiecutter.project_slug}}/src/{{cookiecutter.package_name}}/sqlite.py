@@ -99,11 +99,6 @@ def rollback_if_open(dbapi_connection: Any, record: Any, reset_state: PoolResetS
         dbapi_connection.rollback()
 
 
-def runs_inline(engine: AsyncEngine) -> bool:
-    """Whether ``engine`` makes its SQLite calls on the event loop (and so never waits)."""
-    return event.contains(engine.sync_engine, "do_connect", _connect_inline)
-
-
 def _connect_inline(_dialect: Any, _record: Any, _args: list[Any], params: dict[str, Any]) -> None:
     # SQLAlchemy's aiosqlite adapter calls this instead of aiosqlite.connect, with its usual
     # arguments (the file name, check_same_thread=False, ...).
