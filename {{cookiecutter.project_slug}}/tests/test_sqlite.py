@@ -66,8 +66,7 @@ async def test_closing_a_session_is_shielded_from_cancellation_only_with_the_thr
     database_url: str, inline: bool
 ) -> None:
     # A close that waits on aiosqlite's thread could be cut short by a client's disconnect;
-    # one on the event loop cannot. Asked of the settings, not of SQLAlchemy's event registry,
-    # which can mistake a new engine for a freed one at the same address.
+    # one on the event loop cannot.
     settings = make_settings(database_url, database_sqlite_inline=inline)
     async with started_app(settings) as app, app.app_context():
         assert get_database().close_waits is not inline
