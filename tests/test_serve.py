@@ -43,7 +43,6 @@ def drive_the_item_lifecycle(base: str, auth: dict[str, str]) -> None:
     assert http("GET", item_url, headers=auth)[2] == created
     status, _, page = http("GET", f"{base}/api/v1/items?limit=5", headers=auth)
     assert status == 200
-    assert page["total"] >= 1
     assert page["limit"] == 5
     assert created in page["items"]
 

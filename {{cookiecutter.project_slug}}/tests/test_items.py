@@ -50,34 +50,62 @@ async def test_created_item_can_be_read_back(client: QuartClient) -> None:
     assert await response.get_json() == item
 
 
-async def test_list_is_paginated_and_ordered_by_id(client: QuartClient) -> None:
+async def test_list_pages_through_every_item_in_id_order(client: QuartClient) -> None:
     created = [await create(client, name=f"item {n}") for n in range(5)]
 
-    response = await client.get(ITEMS, query_string={"limit": 2, "offset": 1})
-
+    response = await client.get(ITEMS, query_string={"limit": 2})
     assert response.status_code == 200
-    page = await response.get_json()
-    assert page["total"] == 5
-    assert page["limit"] == 2
-    assert page["offset"] == 1
-    assert [item["id"] for item in page["items"]] == [created[1]["id"], created[2]["id"]]
+    first = await response.get_json()
+    second = await (await client.get(first["next"])).get_json()
+    third = await (await client.get(second["next"])).get_json()
+
+    assert first["limit"] == second["limit"] == third["limit"] == 2
+    assert first["items"] + second["items"] + third["items"] == created
+    assert first["next"] == f"{ITEMS}?limit=2&after={created[1]['id']}"
+    assert third["next"] is None
+
+
+async def test_a_page_starts_after_the_given_id(client: QuartClient) -> None:
+    created = [await create(client, name=f"item {n}") for n in range(3)]
+
+    page = await (await client.get(ITEMS, query_string={"after": created[0]["id"]})).get_json()
+
+    assert page["items"] == created[1:]
+    assert page["next"] is None
+
+
+async def test_pages_neither_repeat_nor_skip_when_items_are_deleted(client: QuartClient) -> None:
+    created = [await create(client, name=f"item {n}") for n in range(4)]
+    first = await (await client.get(ITEMS, query_string={"limit": 2})).get_json()
+
+    assert (await client.delete(f"{ITEMS}/{created[0]['id']}")).status_code == 204
+    second = await (await client.get(first["next"])).get_json()
+
+    assert second["items"] == created[2:]
 
 
 async def test_list_defaults_to_twenty_items(client: QuartClient) -> None:
-    for n in range(21):
-        await create(client, name=f"item {n}")
+    created = [await create(client, name=f"item {n}") for n in range(21)]
 
     page = await (await client.get(ITEMS)).get_json()
 
     assert page["limit"] == 20
-    assert page["offset"] == 0
-    assert page["total"] == 21
-    assert len(page["items"]) == 20
+    assert page["items"] == created[:20]
+    assert page["next"] == f"{ITEMS}?limit=20&after={created[19]['id']}"
+
+
+async def test_a_full_last_page_has_no_next(client: QuartClient) -> None:
+    created = [await create(client, name=f"item {n}") for n in range(2)]
+
+    page = await (await client.get(ITEMS, query_string={"limit": 2})).get_json()
+
+    assert page["items"] == created
+    assert page["next"] is None
 
 
 async def test_list_of_nothing_is_empty(client: QuartClient) -> None:
     page = await (await client.get(ITEMS)).get_json()
-    assert page == {"items": [], "total": 0, "limit": 20, "offset": 0}
+    assert page == {"items": [], "limit": 20, "next": None}
 
 
 @pytest.mark.parametrize("limit", [1, 100])
@@ -118,7 +146,7 @@ async def test_delete_removes_the_item(client: QuartClient) -> None:
     assert response.status_code == 204
     assert await response.get_data() == b""
     assert (await client.get(f"{ITEMS}/{item['id']}")).status_code == 404
-    assert (await (await client.get(ITEMS)).get_json())["total"] == 0
+    assert (await (await client.get(ITEMS)).get_json())["items"] == []
 
 
 async def test_text_round_trips_unchanged(client: QuartClient) -> None:

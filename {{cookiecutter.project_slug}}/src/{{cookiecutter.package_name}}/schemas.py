@@ -58,22 +58,27 @@ class ItemOut(BaseModel):
     updated_at: datetime
 
 
-# Ids (and so offsets) are 32-bit on every database: a larger one cannot exist, and must not
-# reach the driver.
+# Ids are 32-bit on every database: a larger one cannot exist, and must not reach the driver.
 MAX_ID = 2**31 - 1
 
 
 class Page(BaseModel):
+    """Which page of a list: up to ``limit`` items whose ids come after ``after``.
+
+    Pages are found by id (keyset pagination), not counted off (OFFSET): a page costs the
+    same wherever it is in the table, and rows added or removed meanwhile never make a page
+    repeat or skip one.
+    """
+
     # A misspelt parameter (?limt=5) is an error, not silently the default.
     model_config = ConfigDict(extra="forbid")
 
     limit: int = Field(default=20, ge=1, le=100)
-    # Bounded like ids, so every database takes it (a larger offset finds nothing anyway).
-    offset: int = Field(default=0, ge=0, le=MAX_ID)
+    # Bounded like ids, so every database takes it.
+    after: int = Field(default=0, ge=0, le=MAX_ID, description="Only items with a larger id.")
 
 
 class ItemPage(BaseModel):
     items: list[ItemOut]
-    total: int
     limit: int
-    offset: int
+    next: str | None = Field(description="The URL of the next page; null on the last one.")

@@ -11,7 +11,7 @@ from quart_schema import (
     validate_request,
     validate_response,
 )
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import bindparam, select
 from werkzeug.datastructures import Headers
 
 {% if cookiecutter.auth == "jwt" -%}
@@ -28,8 +28,14 @@ from ..schemas import MAX_ID, ItemCreate, ItemOut, ItemPage, ItemUpdate, Page
 # once, so SQLAlchemy finds them in its compiled cache without working out their cache keys.
 ITEMS = Item.__table__
 ITEM_BY_ID = select(ITEMS).where(ITEMS.c.id == bindparam("item_id"))
-ITEM_PAGE = select(ITEMS).order_by(ITEMS.c.id).limit(bindparam("limit")).offset(bindparam("offset"))
-ITEM_COUNT = select(func.count()).select_from(ITEMS)
+# A page asks for one row more than it returns: whether that row exists says whether a next
+# page does, without counting the table.
+ITEM_PAGE = (
+    select(ITEMS)
+    .where(ITEMS.c.id > bindparam("after"))
+    .order_by(ITEMS.c.id)
+    .limit(bindparam("rows"))
+)
 
 blueprint = Blueprint("items", __name__)
 
@@ -74,17 +80,14 @@ async def create_item(data: ItemCreate) -> tuple[ItemOut, int, Headers]:
 @validate_querystring(Page)
 @validate_response(ItemPage)
 async def list_items(query_args: Page) -> ItemPage:
-    session = get_session()
-    total = await session.scalar(ITEM_COUNT)
-    rows = await session.execute(
-        ITEM_PAGE, {"limit": query_args.limit, "offset": query_args.offset}
-    )
-    return ItemPage(
-        items=[ItemOut.model_validate(row) for row in rows],
-        total=total or 0,
-        limit=query_args.limit,
-        offset=query_args.offset,
-    )
+    limit = query_args.limit
+    result = await get_session().execute(ITEM_PAGE, {"after": query_args.after, "rows": limit + 1})
+    rows = result.all()
+    items = [ItemOut.model_validate(row) for row in rows[:limit]]
+    next_page = None
+    if len(rows) > limit:
+        next_page = url_for(".list_items", limit=limit, after=items[-1].id)
+    return ItemPage(items=items, limit=limit, next=next_page)
 
 
 @blueprint.get("/<int:item_id>")
