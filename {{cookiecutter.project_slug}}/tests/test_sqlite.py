@@ -3,6 +3,8 @@ memory-mapped reads, and calls made on the event loop unless that is turned off.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import sqlite3
 import threading
 from collections.abc import AsyncIterator
@@ -11,11 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import make_url, text
+from sqlalchemy import event, make_url, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from {{ cookiecutter.package_name }}.config import DatabaseSettings
-from {{ cookiecutter.package_name }}.db import create_engine, get_database
+from {{ cookiecutter.package_name }}.db import create_engine, get_database, get_session
 
 from .conftest import AuthorizedClient, authorization, make_settings, started_app
 
@@ -62,14 +64,28 @@ async def test_sqlite_runs_on_the_event_loop_unless_turned_off(
 
 
 @pytest.mark.parametrize("inline", [True, False])
-async def test_closing_a_session_is_shielded_from_cancellation_only_with_the_thread(
+async def test_a_request_cancelled_while_closing_its_session_keeps_the_connection(
     database_url: str, inline: bool
 ) -> None:
-    # A close that waits on aiosqlite's thread could be cut short by a client's disconnect;
-    # one on the event loop cannot.
+    # A client that disconnects gets its request cancelled, perhaps while the teardown closes
+    # the session: the connection must still go back to the pool, rolled back and reusable,
+    # rather than be thrown away and opened again.
     settings = make_settings(database_url, database_sqlite_inline=inline)
-    async with started_app(settings) as app, app.app_context():
-        assert get_database().close_waits is not inline
+    async with started_app(settings) as app, app.test_request_context("/"):
+        opened: list[object] = []
+        engine = get_database().engine.sync_engine
+        event.listen(engine, "connect", lambda connection, _record: opened.append(connection))
+        assert await get_session().scalar(text("SELECT 1")) == 1
+
+        teardown = asyncio.create_task(app.do_teardown_request(None))
+        await asyncio.sleep(0)
+        teardown.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await teardown
+        # The pool holds one connection: this session gets it only if it went back.
+        async with get_database().sessions() as session:
+            assert await session.scalar(text("SELECT 2")) == 2
+        assert opened == []
 
 
 @pytest.mark.parametrize("inline", [True, False])
