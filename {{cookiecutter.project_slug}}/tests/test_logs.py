@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -12,7 +14,7 @@ import pytest
 from {{ cookiecutter.package_name }}.config import Settings
 from {{ cookiecutter.package_name }}.serve import ACCESS_LOG
 
-from .conftest import LiveServer, prepare
+from .conftest import ALEMBIC_INI, LiveServer, prepare
 
 # logs.FORMAT: [time] [process id] [level] logger: message
 LINE = re.compile(
@@ -72,3 +74,19 @@ def test_sql_statements_are_written_once_in_the_same_format(
     assert any(statement.startswith("SELECT") for statement in statements), log
     # WARNING silences the service's own INFO lines, not the statements it was asked for.
     assert all(record["level"] == "INFO" for record in records if record), log
+
+
+def test_migrations_log_in_the_same_format(tmp_path: Path) -> None:
+    # --sql writes the migrations' SQL instead of running it: the log without a database.
+    migrating = subprocess.run(
+        [sys.executable, "-m", "alembic", "-c", str(ALEMBIC_INI), "upgrade", "head", "--sql"],
+        cwd=tmp_path,  # no .env
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    lines = migrating.stderr.splitlines()
+    records = [LINE.fullmatch(line) for line in lines]
+    assert lines, migrating.stderr
+    assert None not in records, migrating.stderr
+    assert any("Running upgrade" in record["message"] for record in records if record)
