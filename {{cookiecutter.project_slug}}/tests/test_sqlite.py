@@ -17,7 +17,12 @@ from sqlalchemy import event, make_url, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from {{ cookiecutter.package_name }}.config import DatabaseSettings
-from {{ cookiecutter.package_name }}.db import create_engine, get_database, get_session
+from {{ cookiecutter.package_name }}.db import (
+    close_session,
+    create_engine,
+    get_database,
+    get_session,
+)
 
 from .conftest import AuthorizedClient, authorization, make_settings, started_app
 
@@ -77,7 +82,7 @@ async def test_a_request_cancelled_while_closing_its_session_keeps_the_connectio
         event.listen(engine, "connect", lambda connection, _record: opened.append(connection))
         assert await get_session().scalar(text("SELECT 1")) == 1
 
-        teardown = asyncio.create_task(app.do_teardown_request(None))
+        teardown = asyncio.create_task(close_session())
         await asyncio.sleep(0)
         teardown.cancel()
         with contextlib.suppress(asyncio.CancelledError):

@@ -101,22 +101,7 @@ def init_app(app: Quart, settings: DatabaseSettings) -> None:
         database = app.extensions.pop(EXTENSION_KEY)
         await database.engine.dispose()
 
-    @app.teardown_request
-    async def close_session(_error: BaseException | None) -> None:
-        """Closing returns the connection and rolls back whatever was not committed.
-
-        When a client disconnects, the server cancels the request, and a close cut short
-        would leave the pool to reset (and log) a connection still in use: a close that waits
-        is shielded. One that does not (SQLite on the event loop) cannot be cut short, and
-        gives the connection back at once rather than a turn of the event loop later.
-        """
-        session: AsyncSession | None = g.pop("db_session", None)
-        if session is None:
-            return
-        if get_database().close_waits:
-            await asyncio.shield(session.close())
-        else:
-            await session.close()
+    app.teardown_request(close_session)
 
 
 def get_database() -> Database:
@@ -129,3 +114,22 @@ def get_session() -> AsyncSession:
     if "db_session" not in g:
         g.db_session = get_database().sessions()
     return cast(AsyncSession, g.db_session)
+
+
+async def close_session(_error: BaseException | None = None) -> None:
+    """Close this request's session, if it made one (the teardown of every request).
+
+    Closing returns the connection and rolls back whatever was not committed.
+
+    When a client disconnects, the server cancels the request, and a close cut short
+    would leave the pool to reset (and log) a connection still in use: a close that waits
+    is shielded. One that does not (SQLite on the event loop) cannot be cut short, and
+    gives the connection back at once rather than a turn of the event loop later.
+    """
+    session: AsyncSession | None = g.pop("db_session", None)
+    if session is None:
+        return
+    if get_database().close_waits:
+        await asyncio.shield(session.close())
+    else:
+        await session.close()
