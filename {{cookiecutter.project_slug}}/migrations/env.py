@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from logging.config import fileConfig
 
 from alembic import context
 from pydantic import ValidationError
@@ -12,11 +11,13 @@ from sqlalchemy.engine import Connection
 
 from {{ cookiecutter.package_name }}.config import DatabaseSettings, describe
 from {{ cookiecutter.package_name }}.db import create_engine
+from {{ cookiecutter.package_name }}.logs import configure_logging
 from {{ cookiecutter.package_name }}.models import Base
 
 config = context.config
-if config.config_file_name is not None and config.attributes.get("configure_logger", True):
-    fileConfig(config.config_file_name)
+# The service's log format, so that a deploy's log (migrate, then serve) reads as one.
+if config.attributes.get("configure_logger", True):
+    configure_logging("INFO")
 
 
 def database_settings() -> DatabaseSettings:
