@@ -48,6 +48,7 @@ lint: install ## Lint the template's own Python (the hooks are linted once rende
 #   BENCH_DURATION     seconds per wrk run (10); BENCH_WARMUP: untimed seconds first (2)
 #   BENCH_CONNECTIONS  wrk connections (50); BENCH_ITEMS: items seeded first (1000)
 #   BENCH_COLD_STARTS  cold starts timed per variant (3); BENCH_RENDER_TO_READY=0 skips that
+#   BENCH_MEMORY_WORKERS  workers of the memory measure (4; 1 skips it)
 #   BENCH_OUTPUT       the report (BENCHMARKS.md); raw figures: BENCH_RESULTS (bench/results.json)
 #   BENCH_PAIRED=0     skips the Quart hello run made straight before each service run (about
 #                      40% quicker; "÷ Quart hello" is then a ratio of medians)

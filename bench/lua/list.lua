@@ -1,4 +1,4 @@
--- GET /api/v1/items?limit=20: one page and the total count.
+-- GET /api/v1/items?limit=20: the first page (ids in order) and its next-page URL.
 dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "./") .. "common.lua")
 
 wrk.method = "GET"
