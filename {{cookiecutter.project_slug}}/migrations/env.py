@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+from typing import Any, Literal
 
+import sqlalchemy
 from alembic import context
+from alembic.autogenerate.api import AutogenContext
 from pydantic import ValidationError
 from sqlalchemy import make_url
 from sqlalchemy.engine import Connection
+from sqlalchemy.types import TypeDecorator
 
 from {{ cookiecutter.package_name }}.config import DatabaseSettings, describe
 from {{ cookiecutter.package_name }}.db import create_engine
@@ -18,6 +23,8 @@ config = context.config
 # The service's log format, so that a deploy's log (migrate, then serve) reads as one.
 if config.attributes.get("configure_logger", True):
     configure_logging("INFO")
+    # Alembic names each of its autogenerate plugins as it loads them: seven lines a revision.
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
 
 
 def database_settings() -> DatabaseSettings:
@@ -42,12 +49,24 @@ def run_migrations_offline() -> None:
         context.run_migrations()
 
 
+def render_item(type_: str, obj: Any, _context: AutogenContext) -> str | Literal[False]:
+    """Write a column type of the project's own (a ``TypeDecorator`` such as ``UTCDateTime``)
+    as the SQLAlchemy type it stores, as ``0001`` does: a migration must not import the app,
+    which changes after it. Anything else is written as Alembic would."""
+    if type_ == "type" and isinstance(obj, TypeDecorator):
+        stored = obj.impl_instance
+        if getattr(sqlalchemy, type(stored).__name__, None) is type(stored):
+            return f"sa.{stored!r}"
+    return False
+
+
 def do_run_migrations(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=Base.metadata,
         # SQLite can only alter tables by copying them; batch mode does that for us.
         render_as_batch=connection.dialect.name == "sqlite",
+        render_item=render_item,
     )
     with context.begin_transaction():
         context.run_migrations()
@@ -55,9 +74,13 @@ def do_run_migrations(connection: Connection) -> None:
 
 async def run_migrations_online() -> None:
     engine = create_engine(database_settings())
-    async with engine.connect() as connection:
-        await connection.run_sync(do_run_migrations)
-    await engine.dispose()
+    try:
+        async with engine.connect() as connection:
+            await connection.run_sync(do_run_migrations)
+    finally:
+        # Also when a migration fails: a connection left open keeps its driver's thread (and
+        # so the process) alive after the traceback.
+        await engine.dispose()
 
 
 if context.is_offline_mode():
