@@ -234,6 +234,27 @@ async def test_requests_at_once_take_no_more_than_the_limit(limited: Get) -> Non
     assert statuses.count(429) == LIMIT * 3
 
 
+async def test_cors_preflights_are_not_counted(settings: Settings) -> None:
+    browser = make_settings(
+        settings.database_url,
+        rate_limit_requests=LIMIT,
+        rate_limit_period_seconds=60,
+        cors_origins="https://app.example",
+{%- if cookiecutter.rate_limit == "redis" %}
+        redis_key_prefix=settings.redis_key_prefix,
+{%- endif %}
+    )
+    preflight = {"Origin": "https://app.example", "Access-Control-Request-Method": "GET"}
+    async with started_app(browser) as app:
+        get = getter(app, browser)
+        for _ in range(LIMIT * 2):
+            asked = await app.test_client().options(ITEMS, headers=preflight)
+            assert asked.status_code == 200
+            assert "RateLimit-Remaining" not in asked.headers
+        remaining = [(await get(ITEMS)).headers["RateLimit-Remaining"] for _ in range(LIMIT)]
+    assert remaining == [str(left) for left in reversed(range(LIMIT))]
+
+
 @pytest.mark.parametrize("path", ["/healthz", "/readyz", "/openapi.json"])
 async def test_health_checks_and_docs_are_never_limited(limited: Get, path: str) -> None:
     for _ in range(LIMIT * 3):

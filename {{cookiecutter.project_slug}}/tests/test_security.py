@@ -10,6 +10,7 @@ from quart.testing import QuartClient
 
 from {{ cookiecutter.package_name }}.app import create_app
 from {{ cookiecutter.package_name }}.config import Settings
+from {{ cookiecutter.package_name }}.security import CORS_MAX_AGE_SECONDS
 
 from .conftest import authorization, make_settings, started_app
 
@@ -107,6 +108,7 @@ async def test_cors_allows_only_the_configured_origins(database_url: str) -> Non
     assert preflight.headers["Access-Control-Allow-Origin"] == "https://app.example"
     assert "POST" in preflight.headers["Access-Control-Allow-Methods"]
     assert "Access-Control-Allow-Credentials" not in preflight.headers
+    assert preflight.headers["Access-Control-Max-Age"] == str(CORS_MAX_AGE_SECONDS)
     assert "Access-Control-Allow-Origin" not in other.headers
 
 

@@ -336,7 +336,10 @@ class APIRateLimiter(RateLimiter):
         )
 
     async def _count_request(self, rules: dict[str, tuple[Rule, ...]]) -> None:
-        if not current_app.config[ENABLED]:
+        # A CORS preflight is the browser asking whether it may call, not a call: counted, it
+        # would halve a browser client's allowance, and a refused one reaches the page only as
+        # an opaque CORS error, without its Retry-After.
+        if request.method == "OPTIONS" or not current_app.config[ENABLED]:
             return
         # A blueprint's hooks run only for its own routes: there is always an endpoint.
         endpoint = cast(str, request.endpoint)
