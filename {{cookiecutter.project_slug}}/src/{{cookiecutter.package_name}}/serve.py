@@ -184,7 +184,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if arguments.workers == 1:
         # Hypercorn's "0 workers" serves in this process.
         config.workers = 0
-        return run(config)
+        try:
+            return run(config)
+        except LifespanFailureError:
+            # The app has logged why; the exit status is a forked worker's.
+            logging.getLogger(__name__).error("The app could not start: stopping")
+            return STARTUP_FAILURE
     worker = WORKER_CLASSES[config.worker_class]
     sockets = config.create_sockets()
     try:
