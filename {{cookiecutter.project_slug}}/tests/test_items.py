@@ -3,8 +3,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+import httpx
 import pytest
 from quart.testing import QuartClient
+
+from .conftest import LiveServer, authorization
 
 ITEMS = "/api/v1/items"
 
@@ -147,6 +150,21 @@ async def test_delete_removes_the_item(client: QuartClient) -> None:
     assert await response.get_data() == b""
     assert (await client.get(f"{ITEMS}/{item['id']}")).status_code == 404
     assert (await (await client.get(ITEMS)).get_json())["items"] == []
+
+
+def test_a_deletion_over_http_sends_no_body_headers(live_server: LiveServer) -> None:
+    # Over a real server: the test client would add the headers back to what it receives.
+    headers = authorization(live_server.settings)
+    with httpx.Client(base_url=live_server.url, headers=headers) as http:
+        location = http.post(ITEMS, json={"name": "Widget"}).headers["Location"]
+
+        response = http.delete(location)
+
+        assert response.status_code == 204
+        assert "content-type" not in response.headers
+        assert "content-length" not in response.headers
+        assert response.content == b""
+        assert http.get(location).status_code == 404
 
 
 async def test_text_round_trips_unchanged(client: QuartClient) -> None:

@@ -3,11 +3,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import cached_property
+from collections.abc import Awaitable, Callable
+from functools import cached_property, wraps
 from http import HTTPStatus
-from typing import Any, TypeVar
+from typing import Any, ParamSpec
 
+from quart import Response
 from quart_schema import OpenAPIProvider
 from werkzeug.routing import Rule
 
@@ -25,13 +26,25 @@ WITH_SECURITY = (401, 403)
 RATE_LIMITED = (429,)
 NO_CONTENT_ATTRIBUTE = "_answers_no_content"
 
-View = TypeVar("View", bound=Callable[..., Any])
+P = ParamSpec("P")
 
 
-def no_content(view: View) -> View:
-    """Document that ``view`` succeeds with 204 No Content (and no body)."""
-    setattr(view, NO_CONTENT_ATTRIBUTE, True)
-    return view
+def no_content(view: Callable[P, Awaitable[None]]) -> Callable[P, Awaitable[Response]]:
+    """Answer 204 No Content once ``view`` returns, and document that it does.
+
+    The response has no body and so no ``Content-Type`` or ``Content-Length`` either
+    (RFC 9110 forbids the latter on a 204), which Quart would add to ``"", 204``.
+    """
+
+    @wraps(view)
+    async def answer(*args: P.args, **kwargs: P.kwargs) -> Response:
+        await view(*args, **kwargs)
+        response = Response(status=HTTPStatus.NO_CONTENT)
+        del response.headers["Content-Type"]
+        return response
+
+    setattr(answer, NO_CONTENT_ATTRIBUTE, True)
+    return answer
 
 
 class APIDocument(OpenAPIProvider):

@@ -126,8 +126,7 @@ async def update_item(item_id: int, data: ItemUpdate) -> ItemOut:
 @require_scope("items:write")
 {%- endif %}
 @document_response(Problem, 404)
-async def delete_item(item_id: int) -> tuple[str, int]:
+async def delete_item(item_id: int) -> None:
     session = get_session()
     await session.delete(await _get_item(item_id))
     await session.commit()
-    return "", 204
