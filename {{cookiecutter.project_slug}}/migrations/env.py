@@ -16,6 +16,7 @@ from sqlalchemy.types import TypeDecorator
 
 from {{ cookiecutter.package_name }}.config import DatabaseSettings, describe
 from {{ cookiecutter.package_name }}.db import create_engine
+from {{ cookiecutter.package_name }}.errors import DATABASE_UNAVAILABLE
 from {{ cookiecutter.package_name }}.logs import configure_logging
 from {{ cookiecutter.package_name }}.models import Base
 
@@ -75,8 +76,15 @@ def do_run_migrations(connection: Connection) -> None:
 async def run_migrations_online() -> None:
     engine = create_engine(database_settings())
     try:
-        async with engine.connect() as connection:
+        try:
+            connection = await engine.connect()
+        except DATABASE_UNAVAILABLE as error:
+            # Down, unreachable, or no such database or role: what the server said is enough.
+            raise SystemExit(f"Cannot migrate: {error}") from None
+        try:
             await connection.run_sync(do_run_migrations)
+        finally:
+            await connection.close()
     finally:
         # Also when a migration fails: a connection left open keeps its driver's thread (and
         # so the process) alive after the traceback.

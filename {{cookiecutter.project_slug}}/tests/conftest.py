@@ -34,7 +34,11 @@ from {{ cookiecutter.package_name }}.app import create_app
 from {{ cookiecutter.package_name }}.auth import mint_token
 {%- endif %}
 from {{ cookiecutter.package_name }}.blueprints.health import MIGRATIONS_TABLE
+{%- if cookiecutter.database == "postgresql" %}
+from {{ cookiecutter.package_name }}.config import ENV_PREFIX, DatabaseSettings, Environment, Settings
+{%- else %}
 from {{ cookiecutter.package_name }}.config import ENV_PREFIX, Environment, Settings
+{%- endif %}
 from {{ cookiecutter.package_name }}.db import create_engine, get_database
 from {{ cookiecutter.package_name }}.models import Base
 
@@ -49,11 +53,15 @@ UNLIMITED = 1_000_000
 ALL_SCOPES = ("items:read", "items:write")
 {%- endif %}
 {% if cookiecutter.database == "postgresql" %}
-# A PostgreSQL database the tests may empty at will; created on first use.
-TEST_DATABASE_URL = os.environ.get(
-    f"{ENV_PREFIX}TEST_DATABASE_URL",
-    "postgresql+asyncpg://postgres@127.0.0.1:5432/{{ cookiecutter.package_name }}_test",
-)
+# A PostgreSQL database the tests may empty at will; created on first use. Read as
+# DATABASE_URL is: postgresql:// URLs get the async driver.
+TEST_DATABASE_URL = DatabaseSettings(
+    _env_file=None,
+    database_url=os.environ.get(
+        f"{ENV_PREFIX}TEST_DATABASE_URL",
+        "postgresql://postgres@127.0.0.1:5432/{{ cookiecutter.package_name }}_test",
+    ),
+).database_url
 
 
 async def _create_database(url: str) -> None:

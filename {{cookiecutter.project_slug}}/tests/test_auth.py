@@ -16,18 +16,20 @@ from typing import Any
 import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from quart import Quart
 from quart.testing.app import LifespanError
 from quart.typing import TestClientProtocol as Client
 
 from {{ cookiecutter.package_name }}.app import create_app
 from {{ cookiecutter.package_name }}.auth import current_principal, mint_token, require_scope
-from {{ cookiecutter.package_name }}.config import Settings
+from {{ cookiecutter.package_name }}.config import PUBLIC_KEY_ALGORITHMS, Settings
 
 from .conftest import make_settings, started_app
 
 ITEMS = "/api/v1/items"
+# The private keys of the public-key algorithms: RS*/PS*, ES* and EdDSA.
+SigningKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
 PROBLEM_JSON = "application/problem+json"
 
 
@@ -171,8 +173,15 @@ async def test_scopes_may_come_as_an_scp_list(settings: Settings, anonymous: Cli
     assert response.status_code == 200
 
 
-async def test_authentication_comes_before_the_body_is_read(anonymous: Client) -> None:
-    response = await anonymous.post(ITEMS, json={"name": ""})
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [('{"name": ""}', "application/json"), ("{not json", "application/json"), ("x", "text/plain")],
+    ids=["invalid", "malformed", "not JSON"],
+)
+async def test_authentication_comes_before_the_body_is_read(
+    anonymous: Client, body: str, content_type: str
+) -> None:
+    response = await anonymous.post(ITEMS, data=body, headers={"Content-Type": content_type})
     assert response.status_code == 401
 
 
@@ -228,7 +237,8 @@ class JWKSServer:
     """Serves a JSON Web Key Set on 127.0.0.1 and counts how often it is fetched."""
 
     def __init__(self) -> None:
-        self.keys: dict[str, rsa.RSAPrivateKey] = {}
+        self.keys: dict[str, SigningKey] = {}
+        self.algorithms: dict[str, str] = {}
         self.fetches = 0
         server = self
 
@@ -249,16 +259,28 @@ class JWKSServer:
         self.url = f"http://127.0.0.1:{self.http.server_port}/.well-known/jwks.json"
         self.thread = threading.Thread(target=self.http.serve_forever, daemon=True)
 
-    def add_key(self, key_id: str) -> rsa.RSAPrivateKey:
-        self.keys[key_id] = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    def add_key(self, key_id: str, algorithm: str = "RS256") -> SigningKey:
+        self.keys[key_id] = private_key_for(algorithm)
+        self.algorithms[key_id] = algorithm
         return self.keys[key_id]
 
     def jwks(self) -> dict[str, Any]:
         keys = []
         for key_id, key in self.keys.items():
-            public = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key()))
-            keys.append({**public, "kid": key_id, "use": "sig", "alg": "RS256"})
+            algorithm = self.algorithms[key_id]
+            public = jwt.get_algorithm_by_name(algorithm).to_jwk(key.public_key(), as_dict=True)
+            keys.append({**public, "kid": key_id, "use": "sig", "alg": algorithm})
         return {"keys": keys}
+
+
+def private_key_for(algorithm: str) -> SigningKey:
+    if algorithm.startswith(("RS", "PS")):
+        return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    curves = {"ES256": ec.SECP256R1(), "ES384": ec.SECP384R1(), "ES512": ec.SECP521R1()}
+    if algorithm in curves:
+        return ec.generate_private_key(curves[algorithm])
+    assert algorithm == "EdDSA", algorithm
+    return ed25519.Ed25519PrivateKey.generate()
 
 
 @pytest.fixture
@@ -281,10 +303,27 @@ def jwks_settings(settings: Settings, jwks_server: JWKSServer) -> Settings:
     )
 
 
-def rs256(settings: Settings, key: rsa.RSAPrivateKey, key_id: str, **overrides: Any) -> str:
+def rs256(settings: Settings, key: SigningKey, key_id: str, **overrides: Any) -> str:
     return jwt.encode(
         claims(settings, **overrides), key, algorithm="RS256", headers={"kid": key_id}
     )
+
+
+@pytest.mark.parametrize("algorithm", sorted(PUBLIC_KEY_ALGORITHMS))
+async def test_every_public_key_algorithm_the_settings_accept_verifies_tokens(
+    settings: Settings, jwks_server: JWKSServer, algorithm: str
+) -> None:
+    key = jwks_server.add_key(algorithm, algorithm)
+    token = jwt.encode(claims(settings), key, algorithm=algorithm, headers={"kid": algorithm})
+    signed_settings = make_settings(
+        settings.database_url,
+        jwt_algorithms=algorithm,
+        jwt_secret_key=None,
+        jwt_jwks_url=jwks_server.url,
+    )
+    async with started_app(signed_settings) as app:
+        response = await app.test_client().get(ITEMS, headers={"Authorization": f"Bearer {token}"})
+        assert response.status_code == 200
 
 
 async def test_jwks_keys_are_fetched_at_startup_and_verify_tokens(

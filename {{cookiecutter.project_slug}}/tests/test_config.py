@@ -64,12 +64,14 @@ def test_settings_come_from_prefixed_environment_variables(
     monkeypatch.setenv(f"{ENV_PREFIX}ENVIRONMENT", "development")
     monkeypatch.setenv(f"{ENV_PREFIX}DEBUG", "true")
     monkeypatch.setenv(f"{ENV_PREFIX}MAX_CONTENT_LENGTH", "2048")
+    monkeypatch.setenv(f"{ENV_PREFIX}LOG_LEVEL", "warning")
 
     settings = make()
 
     assert settings.environment is Environment.DEVELOPMENT
     assert settings.debug is True
     assert settings.max_content_length == 2048
+    assert settings.log_level == "WARNING"
 
 
 @pytest.mark.parametrize(
@@ -79,6 +81,12 @@ def test_settings_come_from_prefixed_environment_variables(
         ("postgres://u@h/db", "postgresql+asyncpg://u@h/db"),
         ("postgresql://u@h/db", "postgresql+asyncpg://u@h/db"),
         ("postgresql+asyncpg://u@h/db", "postgresql+asyncpg://u@h/db"),
+        # libpq's sslmode, as hosted databases give it, is asyncpg's ssl.
+        ("postgres://u:p@h/db?sslmode=require", "postgresql+asyncpg://u:p@h/db?ssl=require"),
+        (
+            "postgresql://u@/db?host=/run/postgresql&target_session_attrs=read-write",
+            "postgresql+asyncpg://u@/db?host=/run/postgresql&target_session_attrs=read-write",
+        ),
 {%- else %}
         ("sqlite:///var/x.db", "sqlite+aiosqlite:///var/x.db"),
         ("sqlite+aiosqlite:///var/x.db", "sqlite+aiosqlite:///var/x.db"),
@@ -108,6 +116,34 @@ def test_urls_for_another_database_or_driver_are_refused(url: str) -> None:
     with pytest.raises(ValidationError, match=refused) as caught:
         make(environment="development", database_url=url)
     assert "hunter2" not in str(caught.value)
+
+
+{%- if cookiecutter.database == "postgresql" %}
+
+
+@pytest.mark.parametrize(
+    ("query", "refused"),
+    [
+        ("application_name=web", "DATABASE_URL cannot take application_name: asyncpg takes host"),
+        ("sslmode=on", "DATABASE_URL: sslmode must be one of disable, allow, prefer, require"),
+    ],
+)
+def test_url_parameters_that_asyncpg_would_not_take_are_refused(query: str, refused: str) -> None:
+    # Passed on, they would fail every connection: every request would answer 500.
+    with pytest.raises(ValidationError, match=refused):
+        make(environment="development", database_url=f"postgresql://u@h/db?{query}")
+{%- endif %}
+
+
+{%- if cookiecutter.rate_limit == "redis" %}
+
+
+@pytest.mark.parametrize("url", ["http://:hunter2@h:6379", "redis://:hunter2@h:port/0"])
+def test_a_redis_url_that_is_not_one_is_refused(url: str) -> None:
+    with pytest.raises(ValidationError, match="REDIS_URL must be a Redis URL") as caught:
+        make(environment="development", redis_url=url)
+    assert "hunter2" not in str(caught.value)
+{%- endif %}
 
 
 def test_the_server_refuses_to_start_on_invalid_settings(

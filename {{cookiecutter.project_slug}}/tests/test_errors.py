@@ -70,7 +70,29 @@ async def test_invalid_items_are_rejected_field_by_field(
 
 @pytest.mark.parametrize("payload", [[], "text", 3, None])
 async def test_a_body_that_is_not_an_object_is_rejected(client: QuartClient, payload: Any) -> None:
-    await problem_of(await client.post(ITEMS, json=payload), 422)
+    body = await problem_of(await client.post(ITEMS, json=payload), 422)
+    assert [error["pointer"] for error in body["errors"]] == ["#"]  # the whole body
+
+
+@pytest.mark.parametrize(
+    ("text", "detail"),
+    [
+        ("nul\u0000byte", "text must not contain NUL characters"),
+        ("lone \ud800 surrogate", "Input should be a valid string, unable to parse raw data"),
+    ],
+)
+async def test_text_no_column_can_hold_is_rejected_in_words(
+    client: QuartClient, text: str, detail: str
+) -> None:
+    body = await problem_of(await client.post(ITEMS, json={"name": text}), 422)
+    [error] = body["errors"]
+    assert error["pointer"] == "#/name"
+    assert error["detail"].startswith(detail)
+
+
+async def test_pointers_escape_what_json_pointer_reserves(client: QuartClient) -> None:
+    body = await problem_of(await client.post(ITEMS, json={"name": "ok", "a/b~c": 1}), 422)
+    assert [error["pointer"] for error in body["errors"]] == ["#/a~1b~0c"]
 
 
 async def test_patch_cannot_null_the_name(client: QuartClient) -> None:

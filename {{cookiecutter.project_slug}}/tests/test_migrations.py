@@ -85,6 +85,16 @@ def test_invalid_settings_stop_the_migrations_with_one_line_each(tmp_path: Path)
     assert "hunter2" not in migrating.stderr
 
 
+def test_a_database_that_cannot_be_reached_stops_the_migrations_with_one_line(
+    unreachable_database_url: str,
+) -> None:
+    migrating = run_alembic(ALEMBIC_INI, unreachable_database_url, "upgrade", "head")
+
+    assert migrating.returncode == 1
+    assert migrating.stderr.startswith("Cannot migrate: ")
+    assert "Traceback" not in migrating.stderr
+
+
 def copy_of_migrations(directory: Path) -> Path:
     """The project's Alembic set-up and ruff settings, copied to ``directory`` so that a test
     can add revisions; returns the copy's alembic.ini."""

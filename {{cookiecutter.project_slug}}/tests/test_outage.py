@@ -4,6 +4,9 @@ without a restart."""
 from __future__ import annotations
 
 import asyncio
+{%- if cookiecutter.database == "postgresql" %}
+import logging
+{%- endif %}
 import time
 {%- if cookiecutter.database == "sqlite" %}
 from pathlib import Path
@@ -214,4 +217,34 @@ async def test_a_database_that_stops_answering_gives_503s_not_hangs(outage: Outa
         await outage.up()
         await wait_until_ready(app)
         assert (await app.test_client().get(ITEMS, headers=headers)).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({"database": "no_such_database"}, 'database "no_such_database" does not exist'),
+        ({"username": "no_such_role"}, 'role "no_such_role" does not exist'),
+    ],
+    ids=["database", "role"],
+)
+async def test_a_server_that_turns_the_service_away_gives_503s_and_says_why(
+    settings: Settings, change: dict[str, Any], reason: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    url = make_url(settings.database_url).set(**change).render_as_string(hide_password=False)
+    app = create_app(settings.model_copy(update={"database_url": url}))
+    async with app.test_app():
+        with caplog.at_level(logging.WARNING):
+            await assert_unavailable(app, authorization(settings))
+    assert reason in caplog.text
+
+
+@pytest.mark.parametrize("mode", ["disable", "prefer"])
+async def test_a_url_with_libpq_sslmode_connects(settings: Settings, mode: str) -> None:
+    # The test server has no TLS: "prefer" falls back to a plain connection, as libpq does.
+    url = make_url(settings.database_url).update_query_dict({"sslmode": mode})
+    settings = make_settings(url.render_as_string(hide_password=False))
+    app = create_app(settings)
+    async with app.test_app():
+        response = await app.test_client().get(ITEMS, headers=authorization(settings))
+        assert response.status_code == 200
 {%- endif %}

@@ -2,9 +2,17 @@
 
 import gc
 
-from .app import create_app
+from pydantic import ValidationError
 
-app = create_app()
+from .app import create_app
+from .config import refusal
+
+try:
+    app = create_app()
+except ValidationError as error:
+    # Imported by a server started by hand, or by `quart` (make token): one line per problem,
+    # as serve.py prints them, rather than a traceback.
+    raise SystemExit(refusal(error)) from None
 
 # What is loaded by now (modules, the app) lives as long as the process: keep it out of the
 # garbage collector's full passes, which otherwise pause a loaded worker for ~40 ms each.

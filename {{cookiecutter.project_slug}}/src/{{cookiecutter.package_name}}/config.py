@@ -12,6 +12,12 @@ from typing import Annotated, Any, Literal, Self
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+{%- if cookiecutter.rate_limit == "redis" %}
+from redis.asyncio.connection import parse_url
+{%- endif %}
+{%- if cookiecutter.database == "postgresql" %}
+from sqlalchemy import make_url
+{%- endif %}
 
 ENV_PREFIX = "{{ cookiecutter.package_name | upper }}_"
 MIN_SECRET_LENGTH = 32
@@ -19,7 +25,9 @@ PLACEHOLDER_SECRETS = frozenset({"change-me", "changeme", "changethis", "secret"
 {%- if cookiecutter.auth == "jwt" %}
 # Signed with a shared secret, or with a private key whose public half is in a JWKS.
 HMAC_ALGORITHMS = frozenset({"HS256", "HS384", "HS512"})
-PUBLIC_KEY_ALGORITHMS = frozenset({"RS256", "RS384", "RS512", "PS256", "ES256", "ES384", "EdDSA"})
+PUBLIC_KEY_ALGORITHMS = frozenset(
+    {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
+)
 {%- endif %}
 
 # The one database this service was made for. Plain URLs select a synchronous driver: they
@@ -29,6 +37,9 @@ DATABASE = "PostgreSQL"
 EXAMPLE_URL = "postgresql://user@host:5432/name"
 ASYNC_DRIVER = "postgresql+asyncpg"
 PLAIN_DRIVERS = frozenset({"postgres", "postgresql"})
+# What asyncpg takes from the URL's query. libpq's sslmode is its ssl, with the same values.
+URL_PARAMETERS = frozenset({"host", "ssl", "target_session_attrs", "prepared_statement_cache_size"})
+SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
 {%- else %}
 DATABASE = "SQLite"
 EXAMPLE_URL = "sqlite:///var/name.db"
@@ -89,7 +100,11 @@ class DatabaseSettings(BaseSettings):
                 f"{ENV_PREFIX}DATABASE_URL must be a URL for {DATABASE}, the database this "
                 f"service was made for, such as {EXAMPLE_URL}"
             )
+{%- if cookiecutter.database == "postgresql" %}
+        return _asyncpg_parameters(f"{driver}://{rest}")
+{%- else %}
         return f"{driver}://{rest}"
+{%- endif %}
 
 
 class Settings(DatabaseSettings):
@@ -132,12 +147,33 @@ class Settings(DatabaseSettings):
     redis_key_prefix: str = "{{ cookiecutter.project_slug }}:rate-limit:"
 {%- endif %}
 
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_case(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
     @field_validator("cors_origins"{% if cookiecutter.auth == "jwt" %}, "jwt_algorithms"{% endif %}, mode="before")
     @classmethod
     def _split_commas(cls, value: object) -> object:
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
+
+{%- if cookiecutter.rate_limit == "redis" %}
+
+    @field_validator("redis_url")
+    @classmethod
+    def _check_redis_url(cls, url: SecretStr) -> SecretStr:
+        try:
+            parse_url(url.get_secret_value())
+        except ValueError:
+            # Not from the error: it may quote the URL, and with it the password.
+            raise ValueError(
+                f"{ENV_PREFIX}REDIS_URL must be a Redis URL: redis://[:password@]host:port/db, "
+                "rediss://... (TLS) or unix:///path"
+            ) from None
+        return url
+{%- endif %}
 
     @model_validator(mode="after")
     def _check_browser_rules(self) -> Self:
@@ -210,6 +246,27 @@ class Settings(DatabaseSettings):
         }
 
 
+{% if cookiecutter.database == "postgresql" -%}
+def _asyncpg_parameters(url: str) -> str:
+    """``url`` with its query in asyncpg's terms, which are passed to it as arguments: an
+    unknown one would fail every connection, so it is refused here."""
+    parsed = make_url(url)
+    query = dict(parsed.query)
+    if "sslmode" in query:
+        query.setdefault("ssl", query.pop("sslmode"))
+        url = parsed.set(query=query).render_as_string(hide_password=False)
+    unknown = sorted(set(query) - URL_PARAMETERS)
+    if unknown:
+        raise ValueError(
+            f"{ENV_PREFIX}DATABASE_URL cannot take {', '.join(unknown)}: asyncpg takes "
+            f"{', '.join(sorted(URL_PARAMETERS | {'sslmode'}))}"
+        )
+    if query.get("ssl", SSL_MODES[0]) not in SSL_MODES:
+        raise ValueError(f"{ENV_PREFIX}DATABASE_URL: sslmode must be one of {', '.join(SSL_MODES)}")
+    return url
+
+
+{% endif -%}
 def _check_secret(secret: SecretStr, name: str) -> None:
     value = secret.get_secret_value()
     if value.lower() in PLACEHOLDER_SECRETS or len(value) < MIN_SECRET_LENGTH:
@@ -217,6 +274,11 @@ def _check_secret(secret: SecretStr, name: str) -> None:
             f"{ENV_PREFIX}{name} must be a random value of at least "
             f"{MIN_SECRET_LENGTH} characters, not a placeholder"
         )
+
+
+def refusal(error: ValidationError) -> str:
+    """Why the service will not start with these settings: a heading, then :func:`describe`."""
+    return f"Cannot start: the settings are invalid.\n{describe(error)}"
 
 
 def describe(error: ValidationError) -> str:

@@ -51,7 +51,8 @@ def create_engine(settings: DatabaseSettings) -> AsyncEngine:
 
 
 class DatabaseUnreachableError(Exception):
-    """No connection to the database server could be opened: refused, unreachable, timed out."""
+    """No connection to the database could be opened: the server refused it, could not be
+    reached or timed out, or does not have the database or the role the URL names."""
 
 
 def create_engine(settings: DatabaseSettings) -> AsyncEngine:
@@ -71,12 +72,14 @@ def _connect_or_unreachable(
     dialect: Dialect, _record: Any, args: list[Any], params: dict[str, Any]
 ) -> Any:
     """Connect as the dialect would. The driver reports a server it cannot reach with the
-    socket's own errors (OSError, TimeoutError), which SQLAlchemy passes on as they are: named
-    here, they answer 503 without taking every OSError in the app's code for a database outage.
+    socket's own errors (OSError, TimeoutError), which SQLAlchemy passes on as they are, and
+    one that turns it away (no such database or role, a wrong password, too many clients,
+    starting up) with its generic error, as it would a failed query: named here, they answer
+    503 without taking every OSError in the app's code, or every query error, for an outage.
     """
     try:
         return dialect.connect(*args, **params)
-    except (OSError, TimeoutError) as error:
+    except (OSError, TimeoutError, dialect.loaded_dbapi.Error) as error:
         raise DatabaseUnreachableError(f"Cannot connect to the database: {error!r}") from error
 {%- endif %}
 

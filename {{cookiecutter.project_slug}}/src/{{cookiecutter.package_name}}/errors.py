@@ -12,7 +12,7 @@ from quart_schema import RequestSchemaValidationError
 from quart_schema.validation import QuerystringValidationError
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
-from werkzeug.exceptions import BadRequest, HTTPException
+from werkzeug.exceptions import BadRequest, HTTPException, UnsupportedMediaType
 
 {%- if cookiecutter.database == "postgresql" %}
 
@@ -47,9 +47,15 @@ class Problem(BaseModel):
 
 
 class JSONRequest(Request):
-    """A request whose malformed JSON body is reported with its parse error."""
+    """A request whose body, when a view reads it as JSON, is refused with a reason: 415 when
+    it was not sent as JSON, 400 (with the parse error) when it is malformed."""
 
     async def get_json(self, force: bool = False, silent: bool = False, cache: bool = True) -> Any:
+        if not (force or silent or self.is_json):
+            # Quart would answer None, which a view's validation would call an invalid body.
+            raise UnsupportedMediaType(
+                "Send the body as JSON, with Content-Type: application/json."
+            )
         try:
             return await super().get_json(force=force, silent=silent, cache=cache)
         except UnicodeDecodeError:
@@ -81,11 +87,18 @@ def _field_errors(error: ValidationError, location: str) -> list[FieldError]:
     found = []
     for item in error.errors(include_url=False, include_input=False):
         path = [str(part) for part in item["loc"]]
+        # A validator's own message, without the "Value error, " pydantic puts before it.
+        detail = item["msg"].removeprefix("Value error, ")
         if location == "query":
-            found.append(FieldError(detail=item["msg"], parameter=".".join(path)))
+            found.append(FieldError(detail=detail, parameter=".".join(path)))
         else:
-            found.append(FieldError(detail=item["msg"], pointer="#/" + "/".join(path)))
+            found.append(FieldError(detail=detail, pointer=_json_pointer(path)))
     return found
+
+
+def _json_pointer(path: list[str]) -> str:
+    """``path`` as a JSON Pointer (RFC 6901) in a URI fragment: ``#`` is the whole body."""
+    return "#" + "".join("/" + part.replace("~", "~0").replace("/", "~1") for part in path)
 
 
 async def handle_validation_error(error: RequestSchemaValidationError) -> Response:

@@ -56,7 +56,7 @@ from granian.log import LogLevels
 {%- endif %}
 from pydantic import ValidationError
 
-from .config import Settings, describe
+from .config import Settings, refusal
 from .logs import configure_logging
 {%- if cookiecutter.server != "granian" %}
 from .workers import {% if cookiecutter.server == "hypercorn" %}STARTUP_FAILURE, {% endif %}serve_forked
@@ -176,7 +176,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = Settings()
     except ValidationError as error:
         # Checked here once, rather than as a traceback from every worker's startup.
-        print(f"Cannot start: the settings are invalid.\n{describe(error)}", file=sys.stderr)
+        print(refusal(error), file=sys.stderr)
         return 2
     configure_logging(settings.log_level, access_log=ACCESS_LOG, sql=settings.database_echo)
 {%- if cookiecutter.server == "hypercorn" %}

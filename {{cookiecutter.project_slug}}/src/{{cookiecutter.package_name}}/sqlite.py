@@ -42,18 +42,26 @@ PRAGMAS = (
 )
 
 
-class InlineConnection(aiosqlite.Connection):
+class ThreadedConnection(aiosqlite.Connection):
+    """An aiosqlite connection that, when it cannot open the database, waits for its thread to
+    stop. aiosqlite does not wait, and a thread that stops after the event loop has closed
+    (``make migrate`` with a bad URL) fails on it and writes a second traceback."""
+
+    async def _connect(self) -> aiosqlite.Connection:
+        try:
+            return await super()._connect()
+        except BaseException:
+            self._thread.join()  # it only closes the connection and stops: no wait
+            raise
+
+
+class InlineConnection(ThreadedConnection):
     """An aiosqlite connection that makes its calls on the event loop, not in its thread."""
 
     async def _execute(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         if not self._running or not self._connection:
             raise ValueError("Connection closed")
         return fn(*args, **kwargs)
-
-
-def connect_inline(database: str, **kwargs: Any) -> InlineConnection:
-    """What ``aiosqlite.connect`` does, with an :class:`InlineConnection`."""
-    return InlineConnection(partial(sqlite3.connect, database, **kwargs), iter_chunk_size=64)
 
 
 def create_sqlite_engine(settings: DatabaseSettings) -> AsyncEngine:
@@ -87,8 +95,16 @@ def create_sqlite_engine(settings: DatabaseSettings) -> AsyncEngine:
         cursor.close()
 
     event.listen(engine.sync_engine, "reset", rollback_if_open)
-    if settings.database_sqlite_inline:
-        event.listen(engine.sync_engine, "do_connect", _connect_inline)
+    connection_class = InlineConnection if settings.database_sqlite_inline else ThreadedConnection
+
+    @event.listens_for(engine.sync_engine, "do_connect")
+    def use_connection_class(
+        _dialect: Any, _record: Any, _args: list[Any], params: dict[str, Any]
+    ) -> None:
+        # SQLAlchemy's aiosqlite adapter calls this instead of aiosqlite.connect, with its
+        # usual arguments (the file name, check_same_thread=False, ...).
+        params["async_creator_fn"] = partial(_connect, connection_class)
+
     return engine
 
 
@@ -99,7 +115,8 @@ def rollback_if_open(dbapi_connection: Any, record: Any, reset_state: PoolResetS
         dbapi_connection.rollback()
 
 
-def _connect_inline(_dialect: Any, _record: Any, _args: list[Any], params: dict[str, Any]) -> None:
-    # SQLAlchemy's aiosqlite adapter calls this instead of aiosqlite.connect, with its usual
-    # arguments (the file name, check_same_thread=False, ...).
-    params["async_creator_fn"] = connect_inline
+def _connect(
+    connection_class: type[ThreadedConnection], database: str, **kwargs: Any
+) -> ThreadedConnection:
+    """What ``aiosqlite.connect`` does, with one of the connection classes above."""
+    return connection_class(partial(sqlite3.connect, database, **kwargs), iter_chunk_size=64)

@@ -28,7 +28,7 @@ logger = logging.getLogger(__name__)
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 # A worker's exit status when its app could not start (an unreachable JWKS, a database file it
-# cannot create, ...): Uvicorn's convention, which serve.py follows with Hypercorn.
+# cannot create, ...): Uvicorn's convention, which serve.py keeps whatever the server.
 STARTUP_FAILURE = 3
 # How much longer than the server's own graceful timeout a stopping worker gets before SIGKILL.
 KILL_MARGIN_SECONDS = 5

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import NoReturn
 
-from quart import Blueprint, abort, request, url_for
+from quart import Blueprint, abort, url_for
 from quart_schema import (
     document_response,
     validate_querystring,
@@ -38,12 +38,6 @@ ITEM_PAGE = (
 )
 
 blueprint = Blueprint("items", __name__)
-
-
-@blueprint.before_request
-async def require_json_body() -> None:
-    if request.method in {"POST", "PATCH"} and not request.is_json:
-        abort(415, "Send the body as JSON, with Content-Type: application/json.")
 
 
 def _not_found(item_id: int) -> NoReturn:
