@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from conftest import BIN, CHOICES, render, run
-from test_render import leftovers, parse_structured_files
+from test_render import leftovers, long_prose_lines, parse_structured_files
 
 CODE_CHOICES = {key: values for key, values in CHOICES.items() if key != "license"}
 COMBINATIONS = [
@@ -31,6 +31,7 @@ def test_combination_renders_and_lints(tmp_path: Path, answers: dict[str, str]) 
     project = render(tmp_path, **answers)
 
     assert leftovers(project) == []
+    assert long_prose_lines(project) == []
     assert parse_structured_files(project) >= 3
     run([str(BIN / "ruff"), "check", "--no-cache", "."], cwd=project)
     run([str(BIN / "ruff"), "format", "--check", "--no-cache", "."], cwd=project)

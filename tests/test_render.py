@@ -29,6 +29,20 @@ def leftovers(project: Path) -> list[str]:
     return found
 
 
+def long_prose_lines(project: Path, width: int = 100) -> list[str]:
+    """Lines of Markdown prose wider than ``width``, outside tables and code blocks: the mark
+    of an ``{% if %}`` that joined two lines in some combination of answers."""
+    found = []
+    for path in sorted(project.glob("*.md")):
+        fenced = False
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if line.startswith("```"):
+                fenced = not fenced
+            elif not fenced and not line.startswith("|") and len(line) > width:
+                found.append(f"{path.name}:{number}: {line}")
+    return found
+
+
 def parse_structured_files(project: Path) -> int:
     """Parse every TOML, JSON and YAML file; how many there were."""
     count = 0

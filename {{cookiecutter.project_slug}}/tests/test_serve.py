@@ -4,10 +4,20 @@ from __future__ import annotations
 
 import subprocess
 import sys
+{%- if cookiecutter.server == "hypercorn" %}
+from pathlib import Path
+{%- endif %}
 
 import pytest
 
+{%- if cookiecutter.server == "hypercorn" %}
+
+from {{ cookiecutter.package_name }}.config import ENV_PREFIX
+from {{ cookiecutter.package_name }}.serve import main, parse_arguments
+{%- else %}
+
 from {{ cookiecutter.package_name }}.serve import parse_arguments
+{%- endif %}
 
 
 def test_help_names_the_command_even_with_docstrings_stripped() -> None:
@@ -35,3 +45,22 @@ def test_a_worker_count_that_is_not_a_positive_whole_number_is_refused(
         parse_arguments(["--workers", given])
     assert exit_info.value.code == 2
     assert message in capsys.readouterr().err
+{%- if cookiecutter.server == "hypercorn" %}
+
+
+def test_serving_away_from_the_server_settings_says_where_they_are(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)  # no hypercorn.toml, no .env
+    monkeypatch.setenv(f"{ENV_PREFIX}ENVIRONMENT", "development")
+{%- if cookiecutter.auth == "jwt" %}
+    monkeypatch.setenv(f"{ENV_PREFIX}JWT_SECRET_KEY", "j" * 40)
+{%- endif %}
+
+    assert main(["--port", "1"]) == 2
+
+    assert capsys.readouterr().err == (
+        "Cannot start: there is no hypercorn.toml here; serve from the project's folder, "
+        "or give its path with --config.\n"
+    )
+{%- endif %}

@@ -32,6 +32,9 @@ from collections.abc import {% if cookiecutter.server == "hypercorn" %}Callable,
 {%- if cookiecutter.server != "granian" %}
 from functools import partial
 {%- endif %}
+{%- if cookiecutter.server == "hypercorn" %}
+from pathlib import Path
+{%- endif %}
 {%- if cookiecutter.server == "uvicorn" %}
 from socket import socket
 from types import FrameType
@@ -178,6 +181,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Checked here once, rather than as a traceback from every worker's startup.
         print(refusal(error), file=sys.stderr)
         return 2
+{%- if cookiecutter.server == "hypercorn" %}
+    if not Path(arguments.config).is_file():
+        print(
+            f"Cannot start: there is no {arguments.config} here; serve from the project's "
+            "folder, or give its path with --config.",
+            file=sys.stderr,
+        )
+        return 2
+{%- endif %}
     configure_logging(settings.log_level, access_log=ACCESS_LOG, sql=settings.database_echo)
 {%- if cookiecutter.server == "hypercorn" %}
     config = hypercorn_config(arguments)
