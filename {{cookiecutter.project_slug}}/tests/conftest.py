@@ -34,11 +34,7 @@ from {{ cookiecutter.package_name }}.app import create_app
 from {{ cookiecutter.package_name }}.auth import mint_token
 {%- endif %}
 from {{ cookiecutter.package_name }}.blueprints.health import MIGRATIONS_TABLE
-{%- if cookiecutter.database == "postgresql" %}
-from {{ cookiecutter.package_name }}.config import ENV_PREFIX, DatabaseSettings, Environment, Settings
-{%- else %}
-from {{ cookiecutter.package_name }}.config import ENV_PREFIX, Environment, Settings
-{%- endif %}
+from {{ cookiecutter.package_name }}.config import ENV_PREFIX, {% if cookiecutter.database == "postgresql" %}DatabaseSettings, {% endif %}Environment, Settings
 from {{ cookiecutter.package_name }}.db import create_engine, get_database
 from {{ cookiecutter.package_name }}.models import Base
 

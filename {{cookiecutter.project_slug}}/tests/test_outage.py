@@ -242,9 +242,9 @@ async def test_a_server_that_turns_the_service_away_gives_503s_and_says_why(
 async def test_a_url_with_libpq_sslmode_connects(settings: Settings, mode: str) -> None:
     # The test server has no TLS: "prefer" falls back to a plain connection, as libpq does.
     url = make_url(settings.database_url).update_query_dict({"sslmode": mode})
-    settings = make_settings(url.render_as_string(hide_password=False))
-    app = create_app(settings)
+    with_sslmode = make_settings(url.render_as_string(hide_password=False))
+    app = create_app(with_sslmode)
     async with app.test_app():
-        response = await app.test_client().get(ITEMS, headers=authorization(settings))
+        response = await app.test_client().get(ITEMS, headers=authorization(with_sslmode))
         assert response.status_code == 200
 {%- endif %}

@@ -10,14 +10,10 @@ from pathlib import Path
 
 import pytest
 
-{%- if cookiecutter.server == "hypercorn" %}
-
+{% if cookiecutter.server == "hypercorn" -%}
 from {{ cookiecutter.package_name }}.config import ENV_PREFIX
-from {{ cookiecutter.package_name }}.serve import main, parse_arguments
-{%- else %}
-
-from {{ cookiecutter.package_name }}.serve import parse_arguments
-{%- endif %}
+{% endif -%}
+from {{ cookiecutter.package_name }}.serve import {% if cookiecutter.server == "hypercorn" %}main, {% endif %}parse_arguments
 
 
 def test_help_names_the_command_even_with_docstrings_stripped() -> None:

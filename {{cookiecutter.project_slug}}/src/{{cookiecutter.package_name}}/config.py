@@ -261,7 +261,7 @@ def _asyncpg_parameters(url: str) -> str:
             f"{ENV_PREFIX}DATABASE_URL cannot take {', '.join(unknown)}: asyncpg takes "
             f"{', '.join(sorted(URL_PARAMETERS | {'sslmode'}))}"
         )
-    if query.get("ssl", SSL_MODES[0]) not in SSL_MODES:
+    if "ssl" in query and query["ssl"] not in SSL_MODES:
         raise ValueError(f"{ENV_PREFIX}DATABASE_URL: sslmode must be one of {', '.join(SSL_MODES)}")
     return url
 

@@ -42,7 +42,7 @@ PRAGMAS = (
 )
 
 
-class ThreadedConnection(aiosqlite.Connection):
+class SQLiteConnection(aiosqlite.Connection):
     """An aiosqlite connection that, when it cannot open the database, waits for its thread to
     stop. aiosqlite does not wait, and a thread that stops after the event loop has closed
     (``make migrate`` with a bad URL) fails on it and writes a second traceback."""
@@ -51,11 +51,11 @@ class ThreadedConnection(aiosqlite.Connection):
         try:
             return await super()._connect()
         except BaseException:
-            self._thread.join()  # it only closes the connection and stops: no wait
+            self._thread.join()  # at once: all it has left to do is stop
             raise
 
 
-class InlineConnection(ThreadedConnection):
+class InlineConnection(SQLiteConnection):
     """An aiosqlite connection that makes its calls on the event loop, not in its thread."""
 
     async def _execute(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
@@ -95,7 +95,7 @@ def create_sqlite_engine(settings: DatabaseSettings) -> AsyncEngine:
         cursor.close()
 
     event.listen(engine.sync_engine, "reset", rollback_if_open)
-    connection_class = InlineConnection if settings.database_sqlite_inline else ThreadedConnection
+    connection_class = InlineConnection if settings.database_sqlite_inline else SQLiteConnection
 
     @event.listens_for(engine.sync_engine, "do_connect")
     def use_connection_class(
@@ -116,7 +116,7 @@ def rollback_if_open(dbapi_connection: Any, record: Any, reset_state: PoolResetS
 
 
 def _connect(
-    connection_class: type[ThreadedConnection], database: str, **kwargs: Any
-) -> ThreadedConnection:
+    connection_class: type[SQLiteConnection], database: str, **kwargs: Any
+) -> SQLiteConnection:
     """What ``aiosqlite.connect`` does, with one of the connection classes above."""
     return connection_class(partial(sqlite3.connect, database, **kwargs), iter_chunk_size=64)
