@@ -33,7 +33,7 @@ install: $(VENV)/.installed ## Install the template's dev tools into .venv
 demo: install ## Render the default project into build/demo and serve it
 	rm -rf $(DEMO_DIR)
 	$(BIN)/cookiecutter --no-input --output-dir $(DEMO_DIR) . $(DEMO_ANSWERS)
-	$(MAKE) -C $(DEMO_DIR)/my-service run HOST=$(HOST) PORT=$(PORT)
+	$(MAKE) -C "$$(ls -d $(DEMO_DIR)/*/)" run HOST=$(HOST) PORT=$(PORT)
 
 test: install ## Run the whole template test suite
 	$(BIN)/python -m pytest -n $(JOBS) $(PYTEST_ARGS)

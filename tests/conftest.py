@@ -14,6 +14,7 @@ import urllib.request
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from cookiecutter.main import cookiecutter
@@ -174,7 +175,9 @@ def postgres_database() -> Iterator[Callable[[], str]]:
         name = f"qs_test_{os.getpid()}_{time.monotonic_ns()}"
         subprocess.run([*admin, f'CREATE DATABASE "{name}"'], check=True, capture_output=True)
         made.append(name)
-        return f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
+        # On the server, and as the role, that QS_POSTGRES_URL names.
+        admin_url = urlsplit(POSTGRES_ADMIN_URL)
+        return urlunsplit(admin_url._replace(scheme="postgresql+asyncpg", path=f"/{name}"))
 
     yield create
     for name in made:

@@ -118,6 +118,19 @@ def test_defaults_are_valid() -> None:
 
 
 @pytest.mark.parametrize(
+    "changes",
+    [
+        {"author_email": "first.last+tag@sub.example.co.uk"},
+        {"project_slug": "quart-shop", "package_name": "quart_shop"},
+        {"project_slug": "testing", "package_name": "tested"},
+    ],
+)
+def test_unusual_valid_answers_pass(changes: dict[str, str]) -> None:
+    answers = {**DEFAULTS, **changes}
+    assert load_hook("pre_gen_project.py", answers).problems(answers) == []
+
+
+@pytest.mark.parametrize(
     ("changes", "sentence"),
     [
         ({"project_name": "  "}, "project_name must not be empty."),
@@ -135,7 +148,19 @@ def test_defaults_are_valid() -> None:
         ({"package_name": "json"}, "package_name 'json' would shadow the module"),
         ({"package_name": "quart"}, "package_name 'quart' would shadow the module"),
         ({"version": "one"}, "version 'one' is not a PEP 440 version"),
+        ({"package_name": "test"}, "package_name 'test' would shadow the module"),
+        ({"package_name": "jwt"}, "package_name 'jwt' would shadow the module"),
+        ({"package_name": "redis"}, "package_name 'redis' would shadow the module"),
+        ({"project_slug": "uvicorn"}, "project_slug 'uvicorn' names a package the project"),
+        ({"project_slug": "pyjwt"}, "project_slug 'pyjwt' names a package the project"),
+        ({"project_slug": "quart-schema"}, "project_slug 'quart-schema' names a package"),
         ({"author_email": "nobody"}, "author_email 'nobody' is not an email address."),
+        # Addresses a regular expression would let through and the build backend refuses.
+        ({"author_email": "zoë@example.com"}, "author_email 'zoë@example.com' is not an email"),
+        ({"author_email": "a..b@example.com"}, "author_email 'a..b@example.com' is not an"),
+        ({"author_email": "a,b@example.com"}, "author_email 'a,b@example.com' is not an"),
+        ({"author_email": ".a@example.com"}, "author_email '.a@example.com' is not an"),
+        ({"author_email": "a@b..com"}, "author_email 'a@b..com' is not an email"),
         ({"database": "mysql"}, "database must be one of sqlite, postgresql, not 'mysql'."),
         ({"license": "WTFPL"}, "license must be one of"),
         ({"python_version": "3.10"}, "python_version must be one of 3.11, 3.12, 3.13"),

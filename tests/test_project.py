@@ -10,11 +10,14 @@ linted by test_matrix.
 from __future__ import annotations
 
 import itertools
+import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from conftest import CHOICES, project_env, render, run
+from test_hooks import DEFAULTS, load_hook
 
 CODE_OPTIONS = ("python_version", "database", "server", "auth", "rate_limit")
 PAIRWISE = [
@@ -73,3 +76,15 @@ def test_project_lints_migrates_and_passes_its_tests(
 
     make(project, "migrate", env)
     run([".venv/bin/alembic", "check"], cwd=project, env=env)
+
+    # The pre-gen hook refuses a package or project named like anything the project installs.
+    hook = load_hook("pre_gen_project.py", DEFAULTS)
+    listing = "import importlib.metadata as m, json; print(json.dumps(m.packages_distributions()))"
+    installed = json.loads(run([".venv/bin/python", "-c", listing], project, env).stdout)
+    modules = {name for name in installed if name.isidentifier() and name[0] != "_"}
+    assert modules - {"stock_room"} - hook.RESERVED_PACKAGES == set()
+    distributions = {
+        re.sub(r"[-_.]+", "-", name).lower() for names in installed.values() for name in names
+    }
+    renamed = {name for name in distributions if name.replace("-", "_") not in modules}
+    assert renamed - {"stock-room"} - hook.RENAMED_DISTRIBUTIONS == set()

@@ -192,7 +192,7 @@ def test_auth_and_rate_limit_options_add_or_remove_whole_files(tmp_path: Path) -
         name: tomllib.loads((project / "pyproject.toml").read_text())["project"]["dependencies"]
         for name, project in {"default": default, "bare": bare, "redis": redis}.items()
     }
-    assert "pyjwt[crypto]>=2.10" in dependencies["default"]
+    assert "pyjwt[crypto]>=2.10.1" in dependencies["default"]
     assert not any("jwt" in d or "rate-limiter" in d for d in dependencies["bare"])
     assert "redis>=5.2" in dependencies["redis"]
     assert not any(d.startswith("redis") for d in dependencies["default"])

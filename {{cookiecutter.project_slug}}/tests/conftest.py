@@ -43,11 +43,13 @@ ALEMBIC_INI = PROJECT / "alembic.ini"
 {% if cookiecutter.server == "hypercorn" -%}
 HYPERCORN_CONFIG = PROJECT / "hypercorn.toml"
 {% endif -%}
+{% if cookiecutter.rate_limit != "none" -%}
 # Limits high enough that no test but the rate-limit ones ever meets them.
 UNLIMITED = 1_000_000
-{%- if cookiecutter.auth == "jwt" %}
+{% endif -%}
+{% if cookiecutter.auth == "jwt" -%}
 ALL_SCOPES = ("items:read", "items:write")
-{%- endif %}
+{% endif -%}
 {% if cookiecutter.database == "postgresql" %}
 # A PostgreSQL database the tests may empty at will; created on first use. Read as
 # DATABASE_URL is: postgresql:// URLs get the async driver.

@@ -22,7 +22,14 @@ from quart.testing.app import LifespanError
 from quart.typing import TestClientProtocol as Client
 
 from {{ cookiecutter.package_name }}.app import create_app
-from {{ cookiecutter.package_name }}.auth import current_principal, mint_token, require_scope
+from {{ cookiecutter.package_name }}.auth import (
+    EXTENSION_KEY,
+    JWKS_MAX_AGE_SECONDS,
+    TokenVerifier,
+    current_principal,
+    mint_token,
+    require_scope,
+)
 from {{ cookiecutter.package_name }}.config import PUBLIC_KEY_ALGORITHMS, Settings
 
 from .conftest import make_settings, started_app
@@ -240,12 +247,14 @@ class JWKSServer:
         self.keys: dict[str, SigningKey] = {}
         self.algorithms: dict[str, str] = {}
         self.fetches = 0
+        # Served instead of the key set when set: an identity provider having a bad day.
+        self.broken_body: bytes | None = None
         server = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
                 server.fetches += 1
-                body = json.dumps(server.jwks()).encode()
+                body = server.broken_body or json.dumps(server.jwks()).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))
@@ -409,3 +418,60 @@ async def test_an_unreachable_jwks_fails_the_start(settings: Settings) -> None:
     ):
         async with app.test_app():
             pass
+
+
+# A 200 that is not JSON, a set with no keys, JSON that is not a set.
+BROKEN_JWKS = [b"<html>Service Unavailable</html>", b'{"keys": []}', b"[]"]
+
+
+@pytest.mark.parametrize("body", BROKEN_JWKS)
+async def test_a_broken_jwks_fails_the_start(
+    jwks_settings: Settings, jwks_server: JWKSServer, body: bytes
+) -> None:
+    jwks_server.broken_body = body
+    app = create_app(jwks_settings)
+    with pytest.raises(LifespanError, match=r"Could not fetch the JWKS from http://127\.0\.0\.1:"):
+        async with app.test_app():
+            pass
+
+
+@pytest.mark.parametrize("body", BROKEN_JWKS)
+async def test_a_jwks_gone_bad_keeps_its_keys_and_is_not_asked_again_at_once(
+    jwks_settings: Settings,
+    jwks_server: JWKSServer,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    body: bytes,
+) -> None:
+    async with started_app(jwks_settings) as app:
+        client = app.test_client()
+        jwks_server.broken_body = body
+        monkeypatch.setattr(time, "monotonic", lambda: 1e12)  # long after the start's fetch
+        stranger = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        for kid in ("second", "third", "fourth"):  # keys the service has not seen: 401s
+            await refused(client, rs256(jwks_settings, stranger, kid))
+        assert jwks_server.fetches == 2  # one failed refresh, not one per token
+        assert "Could not refresh the JWKS" in caplog.text
+        token = rs256(jwks_settings, jwks_server.keys["first"], "first")
+        response = await client.get(ITEMS, headers={"Authorization": f"Bearer {token}"})
+        assert response.status_code == 200
+
+
+async def test_keys_the_issuer_withdraws_stop_being_trusted(
+    jwks_settings: Settings, jwks_server: JWKSServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with started_app(jwks_settings) as app:
+        client = app.test_client()
+        withdrawn = jwks_server.keys.pop("first")
+        jwks_server.add_key("second")
+        later = time.monotonic() + JWKS_MAX_AGE_SECONDS + 1
+        monkeypatch.setattr(time, "monotonic", lambda: later)
+        # The keys are old: this request is still let in, and starts fetching them again.
+        token = rs256(jwks_settings, withdrawn, "first", sub="before")
+        response = await client.get(ITEMS, headers={"Authorization": f"Bearer {token}"})
+        assert response.status_code == 200
+        verifier: TokenVerifier = app.extensions[EXTENSION_KEY]
+        assert verifier.refreshing is not None
+        await verifier.refreshing
+        assert jwks_server.fetches == 2
+        await refused(client, rs256(jwks_settings, withdrawn, "first", sub="after"))

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 from quart import Quart
 from quart.testing import QuartClient
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
-from {{ cookiecutter.package_name }}.db import get_database
+from {{ cookiecutter.package_name }}.blueprints import items
+from {{ cookiecutter.package_name }}.config import Settings
+from {{ cookiecutter.package_name }}.db import create_engine, get_database
 from {{ cookiecutter.package_name }}.models import Item
 
 ITEMS = "/api/v1/items"
@@ -45,3 +48,27 @@ async def test_concurrent_updates_of_one_item_never_tear_it(client: QuartClient)
     # Both fields come from the same update, whichever won.
     assert final["name"].removeprefix("name ") == final["description"].removeprefix("text ")
     assert final["updated_at"] >= created["updated_at"]
+
+
+async def test_an_item_deleted_while_it_is_updated_is_a_404(
+    client: QuartClient, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    created = await (await client.post(ITEMS, json={"name": "doomed"})).get_json()
+    read = items._get_item
+
+    async def read_then_delete_elsewhere(item_id: int) -> Item:
+        # The PATCH has read the row; another request deletes it before the PATCH commits.
+        item = await read(item_id)
+        engine = create_engine(settings)
+        try:
+            async with engine.begin() as connection:
+                await connection.execute(delete(Item).where(Item.id == item_id))
+        finally:
+            await engine.dispose()
+        return item
+
+    monkeypatch.setattr(items, "_get_item", read_then_delete_elsewhere)
+    response = await client.patch(f"{ITEMS}/{created['id']}", json={"name": "renamed"})
+
+    assert response.status_code == 404
+    assert (await response.get_json())["detail"] == f"Item {created['id']} does not exist."

@@ -40,6 +40,14 @@ async def test_a_body_that_is_not_utf8_is_a_400(client: QuartClient) -> None:
     assert "UTF-8" in body["detail"]
 
 
+async def test_json_nested_too_deeply_is_a_400(client: QuartClient) -> None:
+    # ~20 KB, far under the body limit, but deeper than Python's parser recurses.
+    nested = "[" * 10_000 + "]" * 10_000
+    response = await client.post(ITEMS, data=nested, headers={"Content-Type": "application/json"})
+    body = await problem_of(response, 400)
+    assert "nested too deeply" in body["detail"]
+
+
 async def test_a_body_that_is_not_json_is_a_415(client: QuartClient) -> None:
     response = await client.post(ITEMS, data="name=x", headers={"Content-Type": "text/plain"})
     body = await problem_of(response, 415)

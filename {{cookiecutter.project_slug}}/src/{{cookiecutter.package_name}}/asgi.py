@@ -10,7 +10,7 @@ from .config import refusal
 try:
     app = create_app()
 except ValidationError as error:
-    # Imported by a server started by hand, or by `quart` (make token): one line per problem,
+    # Imported by a server started by hand, or by the `quart` command: one line per problem,
     # as serve.py prints them, rather than a traceback.
     raise SystemExit(refusal(error)) from None
 

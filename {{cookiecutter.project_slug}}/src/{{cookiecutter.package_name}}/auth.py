@@ -2,13 +2,15 @@
 
 Tokens are checked for signature, algorithm, ``exp``, ``nbf``, ``iss``, ``aud`` and ``sub``.
 Keys are an HS* secret, or the public keys of a JWKS fetched when the app starts serving
-(and again, at most once a minute, when a token names a key the set does not hold).
+(and again, at most once a minute: when a token names a key the set does not hold, and in the
+background once the keys are ten minutes old; a failed fetch keeps the keys there are).
 Why a token was refused goes to the log; the caller only learns that it was.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable
@@ -29,8 +31,14 @@ from .config import Environment, Settings
 EXTENSION_KEY = "auth"
 BEARER = "bearer"
 BEARER_SCHEME = HttpSecurityScheme(scheme="bearer", bearer_format="JWT")
+# The JWKS is fetched at most once a minute, whether the fetch works or not, and again once
+# the keys are ten minutes old, so that keys the issuer withdraws stop being trusted.
 JWKS_REFRESH_INTERVAL_SECONDS = 60.0
+JWKS_MAX_AGE_SECONDS = 600.0
 JWKS_TIMEOUT_SECONDS = 5.0
+# What a fetch can raise: PyJWT's errors (unreachable, no usable keys) and a body that is not
+# JSON (ValueError).
+JWKS_ERRORS = (jwt.PyJWTError, ValueError)
 # Verified tokens remembered (their signature is not checked again), and for how long at most.
 VERIFIED_TOKENS = 4096
 VERIFIED_SECONDS = 60.0
@@ -85,35 +93,66 @@ class TokenVerifier:
             )
         self._keys: dict[str, jwt.PyJWK] = {}
         self._fetched_at = 0.0
+        self._tried_at = 0.0
         self._refresh_lock = asyncio.Lock()
+        # The refresh of keys grown old, running in the background, if one is.
+        self.refreshing: asyncio.Task[None] | None = None
         self._verified: dict[str, tuple[Principal, float]] = {}
 
     async def start(self) -> None:
         """Fetch the JWKS (when keys come from one); fails the start when it cannot."""
         if self._jwks is not None:
+            self._tried_at = time.monotonic()
             try:
                 await self._fetch_keys(self._jwks)
-            except jwt.PyJWKClientError as error:
+            except JWKS_ERRORS as error:
                 raise RuntimeError(
                     f"Could not fetch the JWKS from {self._jwks.uri}: {error}"
                 ) from error
+
+    async def stop(self) -> None:
+        """Cancel a background refresh of the keys, if one is running."""
+        if self.refreshing is not None:
+            self.refreshing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.refreshing
 
     async def _fetch_keys(self, client: jwt.PyJWKClient) -> None:
         keys = await asyncio.to_thread(client.get_signing_keys, True)
         self._keys = {str(key.key_id): key for key in keys}
         self._fetched_at = time.monotonic()
 
+    async def _refresh(self, client: jwt.PyJWKClient) -> None:
+        """Fetch the keys again, unless that was tried less than a refresh interval ago; when
+        the fetch fails, the keys already fetched stay."""
+        async with self._refresh_lock:
+            now = time.monotonic()
+            if now - self._tried_at < JWKS_REFRESH_INTERVAL_SECONDS:
+                return
+            self._tried_at = now
+            try:
+                await self._fetch_keys(client)
+            except JWKS_ERRORS:
+                logger.warning("Could not refresh the JWKS from %s", client.uri, exc_info=True)
+
+    def _refreshed(self, _task: asyncio.Task[None]) -> None:
+        self.refreshing = None
+
     async def _public_key(self, client: jwt.PyJWKClient, key_id: object) -> jwt.PyJWK:
         if not isinstance(key_id, str):
             raise jwt.InvalidTokenError("the token names no key (kid)")
+        now = time.monotonic()
         if key_id not in self._keys:
-            async with self._refresh_lock:
-                stale = time.monotonic() - self._fetched_at > JWKS_REFRESH_INTERVAL_SECONDS
-                if key_id not in self._keys and stale:
-                    try:
-                        await self._fetch_keys(client)
-                    except jwt.PyJWKClientError:
-                        logger.warning("Could not refresh the JWKS", exc_info=True)
+            # A key not seen before: the issuer may have added it since the last fetch.
+            await self._refresh(client)
+        elif (
+            now - self._fetched_at > JWKS_MAX_AGE_SECONDS
+            and now - self._tried_at >= JWKS_REFRESH_INTERVAL_SECONDS
+            and self.refreshing is None
+        ):
+            # Old keys: fetch them again without holding up this request.
+            self.refreshing = asyncio.create_task(self._refresh(client))
+            self.refreshing.add_done_callback(self._refreshed)
         try:
             return self._keys[key_id]
         except KeyError:
@@ -240,6 +279,7 @@ def init_app(app: Quart, settings: Settings) -> None:
     verifier = TokenVerifier(settings)
     app.extensions[EXTENSION_KEY] = verifier
     app.before_serving(verifier.start)
+    app.after_serving(verifier.stop)
 
     @app.cli.command("mint-token")
     @click.argument("scopes", nargs=-1)

@@ -60,6 +60,11 @@ class JSONRequest(Request):
             return await super().get_json(force=force, silent=silent, cache=cache)
         except UnicodeDecodeError:
             raise BadRequest("The request body is not valid UTF-8.") from None
+        except RecursionError:
+            # Python's json module parses nested arrays and objects by recursion.
+            raise BadRequest(
+                "The request body is not valid JSON: it is nested too deeply."
+            ) from None
 
     def on_json_loading_failed(self, error: Exception) -> Any:
         raise BadRequest(f"The request body is not valid JSON: {error}")

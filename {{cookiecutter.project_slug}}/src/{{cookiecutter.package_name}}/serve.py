@@ -3,8 +3,8 @@
 
 `make run`, `make serve`, the Dockerfile and the tests' live server all start the service
 {%- if cookiecutter.server == "granian" %}
-this way. The workers, one or more, are processes Granian forks once it has imported the
-app, each with its own database pool.
+this way. The workers, one or more, are processes Granian forks once this process has
+imported the app, each with its own database pool.
 {%- else %}
 this way. One worker serves in this process (no supervisor, a faster start). More workers
 are processes forked from this one once it has imported the app (workers.py), each with its
@@ -20,8 +20,10 @@ The server's own settings are the constants below.
 from __future__ import annotations
 
 import argparse
-{%- if cookiecutter.server == "hypercorn" %}
+{%- if cookiecutter.server != "uvicorn" %}
 import importlib
+{%- endif %}
+{%- if cookiecutter.server == "hypercorn" %}
 import logging
 {%- endif %}
 {%- if cookiecutter.server == "uvicorn" %}
@@ -100,6 +102,15 @@ LOG_CONFIG: dict[str, Any] = {
     },
 }
 ACCESS_FORMAT = '%(addr)s "%(method)s %(path)s %(protocol)s" %(status)d %(dt_ms).3fms'
+{%- endif %}
+{%- if cookiecutter.server == "granian" %}
+
+
+def _app(target: str) -> Any:
+    """A worker's app. Granian would import ``target`` again in each worker; this one takes the
+    module this process imported before forking (a worker that is spawned imports it)."""
+    module, _, name = target.partition(":")
+    return getattr(importlib.import_module(module), name)
 {%- endif %}
 
 
@@ -223,6 +234,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         serve = partial(_serve, config, [sock])
         return serve_forked(arguments.workers, serve, graceful_timeout=GRACEFUL_TIMEOUT_SECONDS)
 {%- else %}
+    # Imported once, here: every worker Granian forks shares it.
+    importlib.import_module(APP.partition(":")[0])
     Granian(
         APP,
         address=arguments.host,
@@ -235,7 +248,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         log_dictconfig=LOG_CONFIG,
         log_level=LogLevels(settings.log_level.lower()),
         workers_kill_timeout=GRACEFUL_TIMEOUT_SECONDS,
-    ).serve()
+    ).serve(target_loader=_app)
     return 0
 {%- endif %}
 

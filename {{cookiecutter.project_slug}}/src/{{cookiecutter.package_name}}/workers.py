@@ -65,6 +65,10 @@ def serve_forked(count: int, serve: Callable[[], object], *, graceful_timeout: f
         # Signals wait until the new worker is in `workers` (so a stop reaches it) and, in the
         # worker, until it no longer runs the supervisor's handlers.
         signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+        if stopping:
+            # A stop came after the caller looked and before the block: start nothing.
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
+            return
         pid = os.fork()
         if pid == 0:
             _run_worker(serve)

@@ -1,7 +1,7 @@
 """The API, version 1: one parent blueprint for every resource's blueprint.
 
-What applies to the whole API and nothing else (rate limits) hangs off this blueprint's name,
-so health checks and the OpenAPI document pay nothing for it.
+What applies to the whole API and nothing else (rate limits, say) hangs off this blueprint's
+name, so health checks and the OpenAPI document pay nothing for it.
 """
 
 from __future__ import annotations

@@ -12,6 +12,7 @@ from quart_schema import (
     validate_response,
 )
 from sqlalchemy import bindparam, select
+from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.datastructures import Headers
 
 {% if cookiecutter.auth == "jwt" -%}
@@ -110,7 +111,11 @@ async def update_item(item_id: int, data: ItemUpdate) -> ItemOut:
     item = await _get_item(item_id)
     for field, value in data.model_dump(exclude_unset=True).items():
         setattr(item, field, value)
-    await get_session().commit()
+    try:
+        await get_session().commit()
+    except StaleDataError:
+        # Another request deleted the item after this one read it: the UPDATE matched no row.
+        _not_found(item_id)
     return ItemOut.model_validate(item)
 
 
