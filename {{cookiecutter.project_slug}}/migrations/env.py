@@ -62,15 +62,32 @@ def render_item(type_: str, obj: Any, _context: AutogenContext) -> str | Literal
 
 
 def do_run_migrations(connection: Connection) -> None:
+    sqlite = connection.dialect.name == "sqlite"
+    if sqlite:
+        # Batch mode alters a table by copying it and dropping the old one; with foreign keys
+        # enforced, that drop would delete (ON DELETE CASCADE) or refuse the rows that refer
+        # to the table. SQLite's own procedure for altering a table: enforcement off (outside
+        # a transaction, or it is ignored) while migrating, then a check.
+        connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+        connection.commit()
     context.configure(
         connection=connection,
         target_metadata=Base.metadata,
         # SQLite can only alter tables by copying them; batch mode does that for us.
-        render_as_batch=connection.dialect.name == "sqlite",
+        render_as_batch=sqlite,
         render_item=render_item,
     )
     with context.begin_transaction():
         context.run_migrations()
+    if sqlite:
+        dangling = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
+        connection.commit()
+        if dangling:
+            tables = ", ".join(sorted({str(row[0]) for row in dangling}))
+            raise SystemExit(
+                "The migrations ran but left rows whose foreign keys point nowhere "
+                f"({len(dangling)}, in {tables}): PRAGMA foreign_key_check lists them."
+            )
 
 
 async def run_migrations_online() -> None:

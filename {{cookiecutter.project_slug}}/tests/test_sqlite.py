@@ -24,7 +24,30 @@ from {{ cookiecutter.package_name }}.db import (
     get_session,
 )
 
-from .conftest import AuthorizedClient, authorization, make_settings, started_app
+from .conftest import AuthorizedClient, authorization, make_settings, migrate, started_app
+from .test_migrations import copy_of_migrations, run_alembic
+
+# Revisions after the project's first: one copies the items table, as batch mode does for most
+# changes on SQLite; the other deletes every item.
+NEXT_REVISION = '''"""A test's revision."""
+
+from alembic import op
+
+revision = "0002"
+down_revision = "0001"
+
+
+def upgrade() -> None:
+    {}
+
+
+def downgrade() -> None:
+    pass
+'''
+COPIES_ITEMS = NEXT_REVISION.format(
+    'with op.batch_alter_table("items", recreate="always"):\n        pass'
+)
+DELETES_ITEMS = NEXT_REVISION.format('op.execute("DELETE FROM items")')
 
 
 @asynccontextmanager
@@ -148,3 +171,51 @@ async def test_a_write_lock_held_by_another_process_is_a_503_until_it_is_release
     assert read.status_code == 200
     assert created.status_code == 201
     assert (await created.get_json())["name"] == "after"
+
+
+@asynccontextmanager
+async def item_with_a_note(path: Path) -> AsyncIterator[AsyncEngine]:
+    """A migrated database at ``path`` with one item, and a note that refers to it through a
+    foreign key (ON DELETE CASCADE), in a table the migrations do not know."""
+    await migrate(f"sqlite+aiosqlite:///{path}")
+    async with sqlite_engine(path) as engine:
+        async with engine.begin() as connection:
+            await connection.exec_driver_sql(
+                "CREATE TABLE notes (id INTEGER PRIMARY KEY, "
+                "item_id INTEGER NOT NULL REFERENCES items (id) ON DELETE CASCADE)"
+            )
+            await connection.exec_driver_sql(
+                "INSERT INTO items (id, name, created_at, updated_at) "
+                "VALUES (1, 'kept', '2026-01-01 00:00:00', '2026-01-01 00:00:00')"
+            )
+            await connection.exec_driver_sql("INSERT INTO notes (item_id) VALUES (1)")
+        yield engine
+
+
+async def test_a_migration_that_copies_a_table_keeps_the_rows_that_refer_to_it(
+    tmp_path: Path,
+) -> None:
+    ini = copy_of_migrations(tmp_path)
+    (tmp_path / "migrations" / "versions" / "0002_copy_items.py").write_text(COPIES_ITEMS)
+    async with item_with_a_note(tmp_path / "service.db") as engine:
+        url = engine.url.render_as_string()
+        migrating = await asyncio.to_thread(run_alembic, ini, url, "upgrade", "head")
+
+        assert migrating.returncode == 0, migrating.stderr
+        async with engine.connect() as connection:
+            assert await connection.scalar(text("SELECT count(*) FROM notes")) == 1
+            assert await connection.scalar(text("PRAGMA foreign_keys")) == 1
+
+
+async def test_a_migration_that_leaves_rows_pointing_nowhere_says_so(tmp_path: Path) -> None:
+    ini = copy_of_migrations(tmp_path)
+    (tmp_path / "migrations" / "versions" / "0002_delete_items.py").write_text(DELETES_ITEMS)
+    async with item_with_a_note(tmp_path / "service.db") as engine:
+        url = engine.url.render_as_string()
+        migrating = await asyncio.to_thread(run_alembic, ini, url, "upgrade", "head")
+
+    assert migrating.returncode == 1
+    assert migrating.stderr.strip().endswith(
+        "The migrations ran but left rows whose foreign keys point nowhere (1, in notes): "
+        "PRAGMA foreign_key_check lists them."
+    )
