@@ -174,17 +174,46 @@ def test_invalid_answers_are_named_in_one_sentence(changes: dict[str, str], sent
     assert found[0].endswith(".")
 
 
-def test_post_gen_removes_options_not_chosen(tmp_path: Path) -> None:
-    answers = {**DEFAULTS, "database": "postgresql"}
+@pytest.mark.parametrize(
+    ("changes", "removed"),
+    [
+        ({}, {"tests/test_pool.py"}),
+        (
+            {"database": "postgresql", "server": "uvicorn"},
+            {"src/my_service/sqlite.py", "tests/test_sqlite.py", "hypercorn.toml"},
+        ),
+        (
+            {"server": "granian", "auth": "none", "rate_limit": "none"},
+            {
+                "tests/test_pool.py",
+                "hypercorn.toml",
+                "src/my_service/workers.py",
+                "tests/test_workers.py",
+                "src/my_service/auth.py",
+                "tests/test_auth.py",
+                "src/my_service/ratelimit.py",
+                "tests/test_ratelimit.py",
+            },
+        ),
+        ({"rate_limit": "redis"}, {"tests/test_pool.py"}),
+    ],
+)
+def test_post_gen_removes_exactly_the_files_the_answers_do_not_use(
+    tmp_path: Path, changes: dict[str, str], removed: set[str]
+) -> None:
+    answers = {**DEFAULTS, **changes}
     module = load_hook("post_gen_project.py", answers)
-    for paths in module.UNUSED_WHEN.values():
-        for path in paths:
-            file = tmp_path / path.format(package=answers["package_name"])
-            file.parent.mkdir(parents=True, exist_ok=True)
-            file.write_text("")
+    every = {
+        path.format(package=answers["package_name"])
+        for paths in module.UNUSED_WHEN.values()
+        for path in paths
+    }
+    for path in every:
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_text("")
     module.remove_unused(tmp_path, answers)
-    assert not (tmp_path / "tests" / "test_sqlite.py").exists()
-    assert not (tmp_path / "src" / answers["package_name"] / "sqlite.py").exists()
+    left = {path.relative_to(tmp_path).as_posix() for path in tmp_path.rglob("*") if path.is_file()}
+    assert left == every - removed
 
 
 def test_post_gen_writes_a_secret_only_into_dotenv(tmp_path: Path) -> None:
