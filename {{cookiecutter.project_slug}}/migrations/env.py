@@ -81,7 +81,6 @@ def do_run_migrations(connection: Connection) -> None:
         context.run_migrations()
     if sqlite:
         dangling = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
-        connection.commit()
         if dangling:
             tables = ", ".join(sorted({str(row[0]) for row in dangling}))
             raise SystemExit(

@@ -23,19 +23,23 @@ from {{ cookiecutter.package_name }}.models import Base, UTCDateTime
 
 from .conftest import ALEMBIC_INI, PROJECT, drop_schema, migrate, unmigrate
 
-FAILING_REVISION = '''"""A migration that fails."""
+# A revision after the project's first, whose upgrade() runs the line given.
+NEXT_REVISION = '''"""A test's revision."""
+
+from alembic import op
 
 revision = "0002"
 down_revision = "0001"
 
 
 def upgrade() -> None:
-    raise RuntimeError("this migration fails")
+    {}
 
 
 def downgrade() -> None:
     pass
 '''
+FAILING_REVISION = NEXT_REVISION.format('raise RuntimeError("this migration fails")')
 
 
 def differences(connection: Connection) -> list[Any]:

@@ -25,25 +25,10 @@ from {{ cookiecutter.package_name }}.db import (
 )
 
 from .conftest import AuthorizedClient, authorization, make_settings, migrate, started_app
-from .test_migrations import copy_of_migrations, run_alembic
+from .test_migrations import NEXT_REVISION, copy_of_migrations, run_alembic
 
-# Revisions after the project's first: one copies the items table, as batch mode does for most
-# changes on SQLite; the other deletes every item.
-NEXT_REVISION = '''"""A test's revision."""
-
-from alembic import op
-
-revision = "0002"
-down_revision = "0001"
-
-
-def upgrade() -> None:
-    {}
-
-
-def downgrade() -> None:
-    pass
-'''
+# One revision copies the items table, as batch mode does for most changes on SQLite; the other
+# deletes every item.
 COPIES_ITEMS = NEXT_REVISION.format(
     'with op.batch_alter_table("items", recreate="always"):\n        pass'
 )
