@@ -39,8 +39,8 @@ test: install ## Run the whole template test suite
 	$(BIN)/python -m pytest -n $(JOBS) $(PYTEST_ARGS)
 
 lint: install ## Lint the template's own Python (the hooks are linted once rendered, by the tests)
-	$(BIN)/ruff check hooks/filters.py tests
-	$(BIN)/ruff format --check hooks/filters.py tests
+	$(BIN)/ruff check hooks/filters.py tests bench
+	$(BIN)/ruff format --check hooks/filters.py tests bench
 
 # Benchmark settings, as make variables or environment variables (empty: the default):
 #   BENCH_VARIANTS     comma-separated variants of bench/bench.py's VARIANTS (default: all)

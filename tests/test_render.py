@@ -80,6 +80,14 @@ def test_the_command_line_renders_the_defaults(tmp_path: Path) -> None:
     assert "services" not in workflow["jobs"]["check"]
     runs = [step.get("run") for step in workflow["jobs"]["check"]["steps"]]
     assert runs[-2:] == ["make lint", "make test"]
+    # CI, the image and the template's own tools lock with one uv version.
+    setup_uv = next(
+        step for step in workflow["jobs"]["check"]["steps"] if "setup-uv" in step.get("uses", "")
+    )
+    uv_version = setup_uv["with"]["version"]
+    assert f"ghcr.io/astral-sh/uv:{uv_version} " in (project / "Dockerfile").read_text()
+    template_tools = tomllib.loads((TEMPLATE / "pyproject.toml").read_text())
+    assert f"uv=={uv_version}" in template_tools["dependency-groups"]["dev"]
 
 
 def test_the_api_renders_overrides(tmp_path: Path) -> None:

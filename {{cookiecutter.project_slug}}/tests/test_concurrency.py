@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 import pytest
 from quart import Quart
 from quart.testing import QuartClient
-from sqlalchemy import delete, func, select
+from sqlalchemy import Executable, delete, func, select, update
 
 from {{ cookiecutter.package_name }}.blueprints import items
 from {{ cookiecutter.package_name }}.config import Settings
@@ -50,24 +51,52 @@ async def test_concurrent_updates_of_one_item_never_tear_it(client: QuartClient)
     assert final["updated_at"] >= created["updated_at"]
 
 
-async def test_an_item_deleted_while_it_is_updated_is_a_404(
-    client: QuartClient, settings: Settings, monkeypatch: pytest.MonkeyPatch
+def write_between_read_and_commit(
+    monkeypatch: pytest.MonkeyPatch, settings: Settings, write: Callable[[int], Executable]
 ) -> None:
-    created = await (await client.post(ITEMS, json={"name": "doomed"})).get_json()
+    """Make the next PATCH's row change, as another request would, after the PATCH has read
+    it and before it commits."""
     read = items._get_item
 
-    async def read_then_delete_elsewhere(item_id: int) -> Item:
-        # The PATCH has read the row; another request deletes it before the PATCH commits.
+    async def read_then_write_elsewhere(item_id: int) -> Item:
         item = await read(item_id)
         engine = create_engine(settings)
         try:
             async with engine.begin() as connection:
-                await connection.execute(delete(Item).where(Item.id == item_id))
+                await connection.execute(write(item_id))
         finally:
             await engine.dispose()
         return item
 
-    monkeypatch.setattr(items, "_get_item", read_then_delete_elsewhere)
+    monkeypatch.setattr(items, "_get_item", read_then_write_elsewhere)
+
+
+async def test_a_patch_answers_the_item_as_stored_with_what_others_changed_meanwhile(
+    client: QuartClient, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    response = await client.post(ITEMS, json={"name": "old", "description": "old"})
+    created = await response.get_json()
+    write_between_read_and_commit(
+        monkeypatch,
+        settings,
+        lambda item_id: update(Item).where(Item.id == item_id).values(description="theirs"),
+    )
+    url = f"{ITEMS}/{created['id']}"
+    response = await client.patch(url, json={"name": "mine"})
+
+    assert response.status_code == 200
+    answered = await response.get_json()
+    assert (answered["name"], answered["description"]) == ("mine", "theirs")
+    assert answered == await (await client.get(url)).get_json()
+
+
+async def test_an_item_deleted_while_it_is_updated_is_a_404(
+    client: QuartClient, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    created = await (await client.post(ITEMS, json={"name": "doomed"})).get_json()
+    write_between_read_and_commit(
+        monkeypatch, settings, lambda item_id: delete(Item).where(Item.id == item_id)
+    )
     response = await client.patch(f"{ITEMS}/{created['id']}", json={"name": "renamed"})
 
     assert response.status_code == 404

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from quart import Quart
 from quart.testing import QuartClient
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 ITEMS = "/api/v1/items"
 PROBLEM_JSON = "application/problem+json"
@@ -152,11 +154,37 @@ async def test_oversized_bodies_are_413(client: QuartClient) -> None:
     await problem_of(await client.post(ITEMS, json=huge), 413)
 
 
+def constraint_broken(message: str) -> IntegrityError:
+    """A database error on a healthy connection: a bug, not an outage."""
+    return IntegrityError("INSERT INTO items (name) VALUES (?)", None, Exception(message))
+
+
+async def test_a_database_error_that_lost_its_connection_is_a_503(
+    app: Quart, caplog: pytest.LogCaptureFixture
+) -> None:
+    @app.get("/cut-off")
+    async def cut_off() -> str:
+        # What SQLAlchemy raises when the server ends the session mid-statement.
+        raise DBAPIError("SELECT 1", None, Exception("server closed"), connection_invalidated=True)
+
+    with caplog.at_level(logging.WARNING):
+        response = await app.test_client().get("/cut-off")
+
+    body = await problem_of(response, 503)
+    assert body["detail"] == "The database is unavailable; try again shortly."
+    assert response.headers["Retry-After"] == "5"
+    assert "Database unavailable on GET /cut-off" in caplog.text
+
+
 # OSError and TimeoutError too: one from the app's own code (a file, an outbound call) is a
 # bug to look into, not a database outage to wait out.
-@pytest.mark.parametrize("error", [RuntimeError, FileNotFoundError, TimeoutError])
+@pytest.mark.parametrize(
+    "error",
+    [RuntimeError, FileNotFoundError, TimeoutError, constraint_broken],
+    ids=["RuntimeError", "FileNotFoundError", "TimeoutError", "IntegrityError"],
+)
 async def test_unhandled_errors_are_500_without_internals(
-    app: Quart, caplog: pytest.LogCaptureFixture, error: type[Exception]
+    app: Quart, caplog: pytest.LogCaptureFixture, error: Callable[[str], Exception]
 ) -> None:
     @app.get("/boom")
     async def boom() -> str:

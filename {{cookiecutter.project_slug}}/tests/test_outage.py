@@ -16,12 +16,20 @@ from typing import Any
 import pytest
 from quart import Quart
 {%- if cookiecutter.database == "postgresql" %}
-from sqlalchemy import make_url
+from quart.testing import QuartClient
+from sqlalchemy import make_url, text
 {%- endif %}
 
 from {{ cookiecutter.package_name }}.app import create_app
+{%- if cookiecutter.database == "postgresql" %}
+from {{ cookiecutter.package_name }}.blueprints import items
+{%- endif %}
 from {{ cookiecutter.package_name }}.blueprints.health import READINESS_TIMEOUT_SECONDS
 from {{ cookiecutter.package_name }}.config import Settings
+{%- if cookiecutter.database == "postgresql" %}
+from {{ cookiecutter.package_name }}.db import get_session
+from {{ cookiecutter.package_name }}.models import Item
+{%- endif %}
 
 from .conftest import authorization, empty_tables_of, make_settings{% if cookiecutter.database == "postgresql" %}, started_app{% endif %}
 
@@ -247,4 +255,25 @@ async def test_a_url_with_libpq_sslmode_connects(settings: Settings, mode: str) 
     async with app.test_app():
         response = await app.test_client().get(ITEMS, headers=authorization(with_sslmode))
         assert response.status_code == 200
+
+
+async def test_a_session_the_server_ends_mid_request_is_a_503_then_recovers(
+    client: QuartClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    created = await (await client.post(ITEMS, json={"name": "kept"})).get_json()
+    read = items._get_item
+
+    async def end_this_session_then_read(item_id: int) -> Item:
+        # As a restart, a failover or pg_terminate_backend does: the server ends the session.
+        monkeypatch.setattr(items, "_get_item", read)
+        await get_session().execute(text("SELECT pg_terminate_backend(pg_backend_pid())"))
+        return await read(item_id)
+
+    monkeypatch.setattr(items, "_get_item", end_this_session_then_read)
+    url = f"{ITEMS}/{created['id']}"
+    response = await client.patch(url, json={"name": "renamed"})
+
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "5"
+    assert (await client.get(url)).status_code == 200
 {%- endif %}

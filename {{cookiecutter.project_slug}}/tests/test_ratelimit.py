@@ -116,6 +116,21 @@ async def test_each_client_has_its_own_limit(limited: Get) -> None:
     assert (await limited(ITEMS, client="192.0.2.2")).status_code == 200
 
 
+async def test_an_ipv6_client_has_one_limit_for_its_slash_64(limited: Get) -> None:
+    for host in range(1, LIMIT + 1):
+        assert (await limited(ITEMS, client=f"2001:db8:1:2::{host:x}")).status_code == 200
+    assert (await limited(ITEMS, client="2001:db8:1:2:ffff::9")).status_code == 429
+    assert (await limited(ITEMS, client="2001:db8:1:3::1")).status_code == 200
+
+
+async def test_an_address_that_does_not_parse_is_counted_as_it_reads(limited: Get) -> None:
+    # As a trusted proxy might forward it.
+    for _ in range(LIMIT):
+        assert (await limited(ITEMS, client="[2001:db8::1]:443")).status_code == 200
+    assert (await limited(ITEMS, client="[2001:db8::1]:443")).status_code == 429
+    assert (await limited(ITEMS, client="[2001:db8::2]:443")).status_code == 200
+
+
 async def test_a_forged_forwarded_for_does_not_reset_the_limit(limited: Get) -> None:
     for number in range(LIMIT):
         await limited(ITEMS, **{"X-Forwarded-For": f"198.51.100.{number}"})

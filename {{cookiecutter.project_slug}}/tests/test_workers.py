@@ -125,11 +125,18 @@ def supervise(tmp_path: Path) -> Iterator[Supervise]:
                 os.kill(pid, signal.SIGKILL)
 
 
-def test_sigterm_stops_every_worker_once_and_exits_0(supervise: Supervise) -> None:
+@pytest.mark.parametrize(
+    "stop",
+    [signal.SIGTERM, signal.SIGHUP],
+    ids=["SIGTERM", "SIGHUP from a closed terminal"],
+)
+def test_a_stop_signal_stops_every_worker_once_and_exits_0(
+    supervise: Supervise, stop: signal.Signals
+) -> None:
     supervisor = supervise("serving")
     workers = supervisor.wait_for_workers(2)
 
-    supervisor.process.send_signal(signal.SIGTERM)
+    supervisor.process.send_signal(stop)
     status, log = supervisor.wait()
 
     assert status == 0, log

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ValidationError
 from quart import Quart, Request, Response, current_app, request
 from quart_schema import RequestSchemaValidationError
 from quart_schema.validation import QuerystringValidationError
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from werkzeug.exceptions import BadRequest, HTTPException, UnsupportedMediaType
 
@@ -131,6 +131,14 @@ async def handle_database_unavailable(error: Exception) -> Response:
     )
 
 
+async def handle_database_error(error: DBAPIError) -> Response:
+    """A connection lost in the middle of a statement (the server restarted, failed over or
+    ended the session) is an outage like the others; any other database error is a bug."""
+    if error.connection_invalidated:
+        return await handle_database_unavailable(error)
+    return await handle_unexpected_error(error)
+
+
 async def handle_unexpected_error(error: Exception) -> Response:
     current_app.logger.exception(
         "Unhandled error on %s %s", request.method, request.path, exc_info=error
@@ -144,4 +152,5 @@ def register_error_handlers(app: Quart) -> None:
     app.register_error_handler(HTTPException, handle_http_error)
     for error in DATABASE_UNAVAILABLE:
         app.register_error_handler(error, handle_database_unavailable)
+    app.register_error_handler(DBAPIError, handle_database_error)
     app.register_error_handler(Exception, handle_unexpected_error)

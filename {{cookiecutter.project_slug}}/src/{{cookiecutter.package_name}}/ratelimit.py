@@ -19,6 +19,7 @@ from __future__ import annotations
 {% if cookiecutter.rate_limit == "memory" -%}
 import heapq
 {% endif -%}
+import ipaddress
 import logging
 import time
 from abc import abstractmethod
@@ -49,6 +50,9 @@ from redis.exceptions import RedisError
 
 from .blueprints import api
 from .config import Settings
+
+# The block of addresses an IPv6 client is counted by (client_address).
+IPV6_CLIENT_PREFIX = 64
 
 {% if cookiecutter.rate_limit == "memory" -%}
 # Forget clients whose limit has fully recovered once this many are remembered, and remember
@@ -232,8 +236,18 @@ class RedisStore(CountingStore):
 
 
 async def client_address() -> str:
-    """The client's address as the server saw it (or as trusted proxies reported it)."""
-    return request.remote_addr or "unknown"
+    """The client's address as the server saw it (or as trusted proxies reported it).
+
+    An IPv6 client counts as its /64: one host or subscriber is usually given a whole /64, and
+    would otherwise have a fresh allowance at each of its 2**64 addresses.
+    """
+    address = request.remote_addr or "unknown"
+    if ":" not in address:
+        return address
+    try:
+        return str(ipaddress.IPv6Network((address, IPV6_CLIENT_PREFIX), strict=False))
+    except ValueError:
+        return address
 
 
 @dataclass(frozen=True, slots=True)

@@ -79,8 +79,9 @@ WORKER_CLASSES = {"asyncio": asyncio_worker, "uvloop": uvloop_worker}
 # Longer than a load balancer's idle timeout (often 60 s), so it never reuses a closed socket.
 KEEP_ALIVE_SECONDS = 75
 OPTIONS: dict[str, Any] = {
-    "loop": "uvloop",
-    "http": "httptools",
+    # uvloop and httptools where uvicorn[standard] installs them (not uvloop on Windows).
+    "loop": "auto",
+    "http": "auto",
     "lifespan": "on",
     # Client addresses come from the trusted-proxy setting (security.py), not from here.
     "proxy_headers": False,

@@ -9,7 +9,7 @@ other connection, when it starts serving.
 
 This process (the supervisor) serves nothing. It replaces a worker that dies, stops everything
 when one could not start (exit status 3: the next would fail the same way), and on SIGTERM or
-SIGINT asks every worker to stop (SIGTERM: each finishes the requests it has) and waits.
+SIGINT (or SIGHUP) asks every worker to stop (SIGTERM: each finishes the requests it has) and waits.
 """
 
 from __future__ import annotations
@@ -26,7 +26,11 @@ from typing import NoReturn
 
 logger = logging.getLogger(__name__)
 
-STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+# SIGHUP: the terminal that started the service closed. The workers, each in a process group of
+# its own, would not get it, and would serve on after the supervisor had gone.
+STOP_SIGNALS = tuple(
+    getattr(signal, name) for name in ("SIGTERM", "SIGINT", "SIGHUP") if hasattr(signal, name)
+)
 # A worker's exit status when its app could not start (an unreachable JWKS, a database file it
 # cannot create, ...): Uvicorn's convention, which serve.py keeps whatever the server.
 STARTUP_FAILURE = 3

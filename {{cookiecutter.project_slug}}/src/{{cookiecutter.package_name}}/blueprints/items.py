@@ -12,6 +12,7 @@ from quart_schema import (
     validate_response,
 )
 from sqlalchemy import bindparam, select
+from sqlalchemy.exc import InvalidRequestError
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.datastructures import Headers
 
@@ -111,10 +112,14 @@ async def update_item(item_id: int, data: ItemUpdate) -> ItemOut:
     item = await _get_item(item_id)
     for field, value in data.model_dump(exclude_unset=True).items():
         setattr(item, field, value)
+    session = get_session()
     try:
-        await get_session().commit()
-    except StaleDataError:
-        # Another request deleted the item after this one read it: the UPDATE matched no row.
+        await session.commit()
+        # The row as stored: another request may have changed the fields this one left alone.
+        await session.refresh(item)
+    except (StaleDataError, InvalidRequestError):
+        # Another request deleted the item after this one read it (the UPDATE matched no row),
+        # or after this one wrote it (there is no row to refresh from).
         _not_found(item_id)
     return ItemOut.model_validate(item)
 
