@@ -9,10 +9,11 @@ import pytest
 from quart import Quart
 from quart.testing import QuartClient
 from sqlalchemy import Executable, delete, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from {{ cookiecutter.package_name }}.blueprints import items
 from {{ cookiecutter.package_name }}.config import Settings
-from {{ cookiecutter.package_name }}.db import create_engine, get_database
+from {{ cookiecutter.package_name }}.db import create_engine, get_database, get_session
 from {{ cookiecutter.package_name }}.models import Item
 
 ITEMS = "/api/v1/items"
@@ -51,6 +52,16 @@ async def test_concurrent_updates_of_one_item_never_tear_it(client: QuartClient)
     assert final["updated_at"] >= created["updated_at"]
 
 
+async def write_elsewhere(settings: Settings, statement: Executable) -> None:
+    """Run ``statement`` as another request would: on a connection of its own, committed."""
+    engine = create_engine(settings)
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(statement)
+    finally:
+        await engine.dispose()
+
+
 def write_between_read_and_commit(
     monkeypatch: pytest.MonkeyPatch, settings: Settings, write: Callable[[int], Executable]
 ) -> None:
@@ -60,12 +71,7 @@ def write_between_read_and_commit(
 
     async def read_then_write_elsewhere(item_id: int) -> Item:
         item = await read(item_id)
-        engine = create_engine(settings)
-        try:
-            async with engine.begin() as connection:
-                await connection.execute(write(item_id))
-        finally:
-            await engine.dispose()
+        await write_elsewhere(settings, write(item_id))
         return item
 
     monkeypatch.setattr(items, "_get_item", read_then_write_elsewhere)
@@ -97,6 +103,29 @@ async def test_an_item_deleted_while_it_is_updated_is_a_404(
     write_between_read_and_commit(
         monkeypatch, settings, lambda item_id: delete(Item).where(Item.id == item_id)
     )
+    response = await client.patch(f"{ITEMS}/{created['id']}", json={"name": "renamed"})
+
+    assert response.status_code == 404
+    assert (await response.get_json())["detail"] == f"Item {created['id']} does not exist."
+
+
+async def test_an_item_deleted_after_a_patch_wrote_it_is_a_404(
+    client: QuartClient, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    created = await (await client.post(ITEMS, json={"name": "doomed"})).get_json()
+
+    def session_deleting_after_commit() -> AsyncSession:
+        session = get_session()
+        commit = session.commit
+
+        async def commit_then_delete_elsewhere() -> None:
+            await commit()
+            await write_elsewhere(settings, delete(Item).where(Item.id == created["id"]))
+
+        monkeypatch.setattr(session, "commit", commit_then_delete_elsewhere)
+        return session
+
+    monkeypatch.setattr(items, "get_session", session_deleting_after_commit)
     response = await client.patch(f"{ITEMS}/{created['id']}", json={"name": "renamed"})
 
     assert response.status_code == 404

@@ -123,6 +123,13 @@ async def test_an_ipv6_client_has_one_limit_for_its_slash_64(limited: Get) -> No
     assert (await limited(ITEMS, client="2001:db8:1:3::1")).status_code == 200
 
 
+async def test_an_ipv4_client_on_a_dual_stack_socket_keeps_its_own_limit(limited: Get) -> None:
+    for _ in range(LIMIT):
+        assert (await limited(ITEMS, client="::ffff:192.0.2.1")).status_code == 200
+    assert (await limited(ITEMS, client="192.0.2.1")).status_code == 429
+    assert (await limited(ITEMS, client="::ffff:192.0.2.2")).status_code == 200
+
+
 async def test_an_address_that_does_not_parse_is_counted_as_it_reads(limited: Get) -> None:
     # As a trusted proxy might forward it.
     for _ in range(LIMIT):

@@ -239,15 +239,19 @@ async def client_address() -> str:
     """The client's address as the server saw it (or as trusted proxies reported it).
 
     An IPv6 client counts as its /64: one host or subscriber is usually given a whole /64, and
-    would otherwise have a fresh allowance at each of its 2**64 addresses.
+    would otherwise have a fresh allowance at each of its 2**64 addresses. An IPv4 client that
+    a dual-stack socket reports as ``::ffff:a.b.c.d`` counts as its IPv4 address.
     """
     address = request.remote_addr or "unknown"
     if ":" not in address:
         return address
     try:
-        return str(ipaddress.IPv6Network((address, IPV6_CLIENT_PREFIX), strict=False))
+        ip = ipaddress.IPv6Address(address)
     except ValueError:
         return address
+    if ip.ipv4_mapped is not None:
+        return str(ip.ipv4_mapped)
+    return str(ipaddress.IPv6Network((ip, IPV6_CLIENT_PREFIX), strict=False))
 
 
 @dataclass(frozen=True, slots=True)

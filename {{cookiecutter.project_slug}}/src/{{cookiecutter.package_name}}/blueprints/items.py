@@ -115,11 +115,14 @@ async def update_item(item_id: int, data: ItemUpdate) -> ItemOut:
     session = get_session()
     try:
         await session.commit()
+    except StaleDataError:
+        # Another request deleted the item after this one read it: the UPDATE matched no row.
+        _not_found(item_id)
+    try:
         # The row as stored: another request may have changed the fields this one left alone.
         await session.refresh(item)
-    except (StaleDataError, InvalidRequestError):
-        # Another request deleted the item after this one read it (the UPDATE matched no row),
-        # or after this one wrote it (there is no row to refresh from).
+    except InvalidRequestError:
+        # ... or deleted the row since this one wrote it.
         _not_found(item_id)
     return ItemOut.model_validate(item)
 
