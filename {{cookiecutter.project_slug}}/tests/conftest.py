@@ -126,6 +126,9 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
 {%- if cookiecutter.rate_limit == "redis" %}
         "redis_url": os.environ.get(f"{ENV_PREFIX}TEST_REDIS_URL", "redis://127.0.0.1:6379/0"),
         "redis_key_prefix": f"test-{secrets.token_hex(8)}:",
+        # A busy test machine can take longer than the default 0.5 s to connect, and the tests
+        # that count requests would then see them let through; test_ratelimit tests the timeout.
+        "redis_timeout_seconds": 10.0,
 {%- endif %}
     }
     return Settings(_env_file=None, **{**values, **overrides})

@@ -74,7 +74,11 @@ def store(settings: Settings) -> CountingStore:
 {%- if cookiecutter.rate_limit == "memory" %}
     return MemoryStore()
 {%- else %}
-    return RedisStore(settings.redis_url.get_secret_value(), settings.redis_key_prefix)
+    return RedisStore(
+        settings.redis_url.get_secret_value(),
+        settings.redis_key_prefix,
+        settings.redis_timeout_seconds,
+    )
 {%- endif %}
 
 
@@ -391,6 +395,38 @@ async def test_an_unreachable_redis_lets_requests_through_and_says_so_once(
     async with started_app(unreachable) as app:
         get = getter(app, unreachable)
         responses = await asyncio.gather(*(get(ITEMS) for _ in range(3)))
+    assert [response.status_code for response in responses] == [200, 200, 200]
+    warnings = [record for record in caplog.records if "Redis is unreachable" in record.message]
+    assert len(warnings) == 1
+
+
+async def test_a_redis_that_never_answers_lets_requests_through_after_the_timeout(
+    settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A server that accepts connections and then says nothing, as a hung Redis does."""
+    connections: list[asyncio.StreamWriter] = []
+
+    async def accept(_: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        connections.append(writer)
+
+    server = await asyncio.start_server(accept, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    silent = make_settings(
+        settings.database_url,
+        rate_limit_requests=1,
+        redis_url=f"redis://127.0.0.1:{port}/0",
+        redis_timeout_seconds=0.2,
+    )
+    try:
+        async with started_app(silent) as app:
+            get = getter(app, silent)
+            responses = await asyncio.gather(*(get(ITEMS) for _ in range(3)))
+    finally:
+        for writer in connections:
+            writer.close()
+        server.close()
+        await server.wait_closed()
+    assert connections, "the limiter never reached the silent server"
     assert [response.status_code for response in responses] == [200, 200, 200]
     warnings = [record for record in caplog.records if "Redis is unreachable" in record.message]
     assert len(warnings) == 1

@@ -145,6 +145,8 @@ class Settings(DatabaseSettings):
 {%- if cookiecutter.rate_limit == "redis" %}
     redis_url: SecretStr = SecretStr("redis://127.0.0.1:6379/0")
     redis_key_prefix: str = "{{ cookiecutter.project_slug }}:rate-limit:"
+    # How long a request waits for Redis (to connect, then to answer) before it is let through.
+    redis_timeout_seconds: float = Field(default=0.5, gt=0)
 {%- endif %}
 
     @field_validator("log_level", mode="before")

@@ -60,7 +60,6 @@ IPV6_CLIENT_PREFIX = 64
 PRUNE_AT = 10_000
 MAX_CLIENTS = 100_000
 {%- else -%}
-REDIS_TIMEOUT_SECONDS = 0.5
 WARN_EVERY_SECONDS = 60.0
 # GCRA for one request against every limit of its route, in one step on the Redis server and
 # by its clock, so that the scripts' "now" rises in the order they run, whichever worker sent
@@ -193,9 +192,10 @@ class RedisStore(CountingStore):
     """Theoretical arrival times in Redis, each expiring when its client is back to a full limit;
     a request is checked and counted by one script, atomically for every worker and machine."""
 
-    def __init__(self, url: str, prefix: str) -> None:
+    def __init__(self, url: str, prefix: str, timeout_seconds: float) -> None:
         self._url = url
         self._prefix = prefix
+        self._timeout_seconds = timeout_seconds
         self._redis: redis.Redis | None = None
         self._count_script: AsyncScript | None = None
         self._warned_at = -WARN_EVERY_SECONDS
@@ -203,8 +203,8 @@ class RedisStore(CountingStore):
     async def before_serving(self) -> None:
         self._redis = redis.Redis.from_url(
             self._url,
-            socket_timeout=REDIS_TIMEOUT_SECONDS,
-            socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
+            socket_timeout=self._timeout_seconds,
+            socket_connect_timeout=self._timeout_seconds,
         )
         # Sent by its SHA1 (EVALSHA), and in full only when Redis does not have it yet.
         self._count_script = self._redis.register_script(COUNT_SCRIPT)
@@ -398,7 +398,11 @@ def init_app(app: Quart, settings: Settings) -> None:
 {%- if cookiecutter.rate_limit == "memory" %}
         store=MemoryStore(),
 {%- else %}
-        store=RedisStore(settings.redis_url.get_secret_value(), settings.redis_key_prefix),
+        store=RedisStore(
+            settings.redis_url.get_secret_value(),
+            settings.redis_key_prefix,
+            settings.redis_timeout_seconds,
+        ),
 {%- endif %}
         default_limits=[RateLimit(settings.rate_limit_requests, period)],
     )
