@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -26,7 +27,8 @@ from .conftest import LiveServer
 
 # A supervisor of two stand-in workers. Each writes "<pid> started" to the log file, then
 # serves until SIGTERM, which it writes down before it exits with status 0; a "failing"
-# worker cannot start (status 3, as the servers exit then) and a "stubborn" one ignores SIGTERM.
+# worker cannot start (status 3, as the servers exit then), a "crashing" one dies (status 1) as
+# soon as it has started, and a "stubborn" one ignores SIGTERM.
 SUPERVISOR = """
 import logging, os, signal, sys, time
 from {{ cookiecutter.package_name }}.workers import serve_forked
@@ -51,6 +53,8 @@ def serve():
     signal.signal(signal.SIGTERM, signal.SIG_IGN if behaviour == "stubborn" else stopped)
     signal.signal(signal.SIGINT, stopped)
     write("started")
+    if behaviour == "crashing":
+        sys.exit(1)
     while True:
         time.sleep(1)
 
@@ -86,8 +90,8 @@ class Supervisor:
         while len(self.started()) < count and time.monotonic() < deadline:
             assert self.process.poll() is None, self.process.communicate()[1]
             time.sleep(0.05)
-        assert len(self.started()) == count, self.lines()
-        return self.started()
+        assert len(self.started()) >= count, self.lines()
+        return self.started()[:count]
 
     def wait(self) -> tuple[int, str]:
         """The supervisor's exit status and what it logged."""
@@ -170,10 +174,35 @@ def test_a_worker_that_dies_is_replaced(supervise: Supervise) -> None:
     status, log = supervisor.wait()
 
     assert replacement not in (first, second)
-    assert f"Worker {first} exited with status 137: starting another" in log
+    assert re.search(rf"Worker {first} exited with status 137\b.*: starting another", log)
     assert status == 0, log
     assert gone(second)
     assert gone(replacement)
+
+
+def test_workers_that_keep_dying_as_they_start_are_replaced_ever_more_slowly(
+    supervise: Supervise,
+) -> None:
+    supervisor = supervise("crashing")
+    supervisor.wait_for_workers(6)
+    supervisor.process.send_signal(signal.SIGTERM)
+    _, log = supervisor.wait()
+
+    pauses = [float(pause) for pause in re.findall(r"starting another in ([\d.]+) s", log)]
+    assert pauses[:4] == [0.1, 0.2, 0.4, 0.8], log
+    assert all(gone(pid) for pid in supervisor.started())
+
+
+def test_workers_stop_when_their_supervisor_is_killed(supervise: Supervise) -> None:
+    supervisor = supervise("serving")
+    workers = supervisor.wait_for_workers(2)
+
+    supervisor.process.kill()  # SIGKILL: the supervisor cannot pass anything on
+    _, log = supervisor.wait()  # its stderr closes once both workers have exited
+
+    stops = [(pid, event) for pid, event in supervisor.lines() if event != "started"]
+    assert sorted(stops) == sorted((pid, "SIGTERM") for pid in workers)
+    assert all(f"worker {pid} stopping" in log for pid in workers), log
 
 
 def test_a_worker_that_cannot_start_stops_the_service_with_its_status(

@@ -7,9 +7,11 @@ shares those pages with this process and its siblings until one of them writes t
 Nothing open is shared across the fork: each worker makes its own database engine, and any
 other connection, when it starts serving.
 
-This process (the supervisor) serves nothing. It replaces a worker that dies, stops everything
-when one could not start (exit status 3: the next would fail the same way), and on SIGTERM or
-SIGINT (or SIGHUP) asks every worker to stop (SIGTERM: each finishes the requests it has) and waits.
+This process (the supervisor) serves nothing. It replaces a worker that dies (after a pause that
+doubles while workers keep dying within seconds of starting), stops everything when one could
+not start (exit status 3: the next would fail the same way), and on SIGTERM or SIGINT (or SIGHUP)
+asks every worker to stop (SIGTERM: each finishes the requests it has) and waits. A worker whose
+supervisor has gone (killed with SIGKILL, say) stops itself the same way.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ import logging
 import os
 import signal
 import sys
+import threading
+import time
 import traceback
 from collections.abc import Callable
 from types import FrameType
@@ -36,6 +40,14 @@ STOP_SIGNALS = tuple(
 STARTUP_FAILURE = 3
 # How much longer than the server's own graceful timeout a stopping worker gets before SIGKILL.
 KILL_MARGIN_SECONDS = 5
+# A worker that dies sooner than this after it started is replaced after a pause: RESTART_PAUSE
+# seconds, doubling with each such death in a row up to MAX_RESTART_PAUSE, so that a worker that
+# crashes as it starts does not become a loop of forks and tracebacks.
+SHORT_LIFE_SECONDS = 10.0
+RESTART_PAUSE_SECONDS = 0.1
+MAX_RESTART_PAUSE_SECONDS = 10.0
+# How often a worker checks that its supervisor is still there.
+ORPHAN_CHECK_SECONDS = 1.0
 NO_FORK = "More than one worker needs fork(), which this system lacks: serve with --workers 1."
 
 
@@ -46,9 +58,10 @@ def serve_forked(count: int, serve: Callable[[], object], *, graceful_timeout: f
     """
     if not hasattr(os, "fork"):
         raise SystemExit(NO_FORK)
-    workers: set[int] = set()
+    workers: dict[int, float] = {}  # pid: when it started
     stopping = False
     status = 0
+    short_lives = 0
 
     def stop(_signal: int = signal.SIGTERM, _frame: FrameType | None = None) -> None:
         nonlocal stopping
@@ -73,10 +86,11 @@ def serve_forked(count: int, serve: Callable[[], object], *, graceful_timeout: f
             # A stop came after the caller looked and before the block: start nothing.
             signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
             return
+        supervisor = os.getpid()
         pid = os.fork()
         if pid == 0:
-            _run_worker(serve)
-        workers.add(pid)
+            _run_worker(serve, supervisor)
+        workers[pid] = time.monotonic()
         signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
         logger.info("Started worker %d", pid)
 
@@ -91,7 +105,7 @@ def serve_forked(count: int, serve: Callable[[], object], *, graceful_timeout: f
             pid, wait_status = os.wait()
             if pid not in workers:
                 continue
-            workers.remove(pid)
+            lived = time.monotonic() - workers.pop(pid)
             code = _exit_status(wait_status)
             if stopping:
                 status = status or code
@@ -99,8 +113,21 @@ def serve_forked(count: int, serve: Callable[[], object], *, graceful_timeout: f
                 logger.error("Worker %d could not start: stopping", pid)
                 status = code
                 stop()
-            else:
+            elif lived >= SHORT_LIFE_SECONDS:
+                short_lives = 0
                 logger.error("Worker %d exited with status %d: starting another", pid, code)
+                start()
+            else:
+                pause = min(RESTART_PAUSE_SECONDS * 2**short_lives, MAX_RESTART_PAUSE_SECONDS)
+                short_lives += 1
+                logger.error(
+                    "Worker %d exited with status %d after %.1f s: starting another in %.1f s",
+                    *(pid, code, lived, pause),
+                )
+                deadline = time.monotonic() + pause
+                # In short sleeps, so that a stop signal meanwhile is obeyed at once.
+                while not stopping and time.monotonic() < deadline:
+                    time.sleep(min(0.05, pause))
                 start()
     finally:
         signal.alarm(0)
@@ -109,7 +136,7 @@ def serve_forked(count: int, serve: Callable[[], object], *, graceful_timeout: f
     return status
 
 
-def _run_worker(serve: Callable[[], object]) -> NoReturn:
+def _run_worker(serve: Callable[[], object], supervisor: int) -> NoReturn:
     """The forked worker's whole life: run ``serve()``, then exit with its status."""
     status = 1
     try:
@@ -119,6 +146,9 @@ def _run_worker(serve: Callable[[], object]) -> NoReturn:
         for number in (*STOP_SIGNALS, signal.SIGALRM):
             signal.signal(number, signal.SIG_DFL)
         signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
+        threading.Thread(
+            target=_stop_when_orphaned, args=(supervisor,), name="orphan-check", daemon=True
+        ).start()
         serve()
         status = 0
     except SystemExit as exit_:
@@ -131,6 +161,15 @@ def _run_worker(serve: Callable[[], object]) -> NoReturn:
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(status)
+
+
+def _stop_when_orphaned(supervisor: int) -> None:
+    """SIGTERM this worker once its supervisor has gone (it is then some other process's child):
+    nothing else would ever stop it, replace it or reap it."""
+    while os.getppid() == supervisor:
+        time.sleep(ORPHAN_CHECK_SECONDS)
+    logger.error("The supervisor (%d) has gone: worker %d stopping", supervisor, os.getpid())
+    os.kill(os.getpid(), signal.SIGTERM)
 
 
 def _exit_status(wait_status: int) -> int:
