@@ -40,9 +40,9 @@ STOP_SIGNALS = tuple(
 STARTUP_FAILURE = 3
 # How much longer than the server's own graceful timeout a stopping worker gets before SIGKILL.
 KILL_MARGIN_SECONDS = 5
-# A worker that dies sooner than this after it started is replaced after a pause: RESTART_PAUSE
-# seconds, doubling with each such death in a row up to MAX_RESTART_PAUSE, so that a worker that
-# crashes as it starts does not become a loop of forks and tracebacks.
+# A worker that dies within SHORT_LIFE_SECONDS of its start is replaced after a pause of
+# RESTART_PAUSE_SECONDS, doubled for each such death in a row up to MAX_RESTART_PAUSE_SECONDS, so
+# that a worker that crashes as it starts does not become a loop of forks and tracebacks.
 SHORT_LIFE_SECONDS = 10.0
 RESTART_PAUSE_SECONDS = 0.1
 MAX_RESTART_PAUSE_SECONDS = 10.0
@@ -122,7 +122,10 @@ def serve_forked(count: int, serve: Callable[[], object], *, graceful_timeout: f
                 short_lives += 1
                 logger.error(
                     "Worker %d exited with status %d after %.1f s: starting another in %.1f s",
-                    *(pid, code, lived, pause),
+                    pid,
+                    code,
+                    lived,
+                    pause,
                 )
                 deadline = time.monotonic() + pause
                 # In short sleeps, so that a stop signal meanwhile is obeyed at once.
