@@ -386,18 +386,26 @@ async def test_keys_carry_the_prefix_and_expire(limited: Get, settings: Settings
         await client.aclose()
 
 
+async def three_requests_at_once(settings: Settings, redis_url: str, **overrides: Any) -> list[int]:
+    """The statuses of three requests at once, with a limit of one, to an app on ``redis_url``."""
+    down = make_settings(
+        settings.database_url, rate_limit_requests=1, redis_url=redis_url, **overrides
+    )
+    async with started_app(down) as app:
+        get = getter(app, down)
+        responses = await asyncio.gather(*(get(ITEMS) for _ in range(3)))
+    return [response.status_code for response in responses]
+
+
+def unreachable_warnings(caplog: pytest.LogCaptureFixture) -> int:
+    return sum("Redis is unreachable" in record.message for record in caplog.records)
+
+
 async def test_an_unreachable_redis_lets_requests_through_and_says_so_once(
     settings: Settings, caplog: pytest.LogCaptureFixture
 ) -> None:
-    unreachable = make_settings(
-        settings.database_url, rate_limit_requests=1, redis_url="redis://127.0.0.1:1/0"
-    )
-    async with started_app(unreachable) as app:
-        get = getter(app, unreachable)
-        responses = await asyncio.gather(*(get(ITEMS) for _ in range(3)))
-    assert [response.status_code for response in responses] == [200, 200, 200]
-    warnings = [record for record in caplog.records if "Redis is unreachable" in record.message]
-    assert len(warnings) == 1
+    assert await three_requests_at_once(settings, "redis://127.0.0.1:1/0") == [200, 200, 200]
+    assert unreachable_warnings(caplog) == 1
 
 
 async def test_a_redis_that_never_answers_lets_requests_through_after_the_timeout(
@@ -410,24 +418,15 @@ async def test_a_redis_that_never_answers_lets_requests_through_after_the_timeou
         connections.append(writer)
 
     server = await asyncio.start_server(accept, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    silent = make_settings(
-        settings.database_url,
-        rate_limit_requests=1,
-        redis_url=f"redis://127.0.0.1:{port}/0",
-        redis_timeout_seconds=0.2,
-    )
+    url = f"redis://127.0.0.1:{server.sockets[0].getsockname()[1]}/0"
     try:
-        async with started_app(silent) as app:
-            get = getter(app, silent)
-            responses = await asyncio.gather(*(get(ITEMS) for _ in range(3)))
+        statuses = await three_requests_at_once(settings, url, redis_timeout_seconds=0.2)
     finally:
         for writer in connections:
             writer.close()
         server.close()
         await server.wait_closed()
     assert connections, "the limiter never reached the silent server"
-    assert [response.status_code for response in responses] == [200, 200, 200]
-    warnings = [record for record in caplog.records if "Redis is unreachable" in record.message]
-    assert len(warnings) == 1
+    assert statuses == [200, 200, 200]
+    assert unreachable_warnings(caplog) == 1
 {%- endif %}

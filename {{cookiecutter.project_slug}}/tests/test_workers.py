@@ -93,8 +93,8 @@ class Supervisor:
         while len(self.started()) < count and time.monotonic() < deadline:
             assert self.process.poll() is None, self.process.communicate()[1]
             time.sleep(0.05)
-        assert len(self.started()) >= count, self.lines()
-        return self.started()[:count]
+        assert len(self.started()) == count, self.lines()
+        return self.started()
 
     def wait(self) -> tuple[int, str]:
         """The supervisor's exit status and what it logged."""

@@ -58,6 +58,7 @@ def serve_forked(count: int, serve: Callable[[], object], *, graceful_timeout: f
     """
     if not hasattr(os, "fork"):
         raise SystemExit(NO_FORK)
+    supervisor = os.getpid()
     workers: dict[int, float] = {}  # pid: when it started
     stopping = False
     status = 0
@@ -86,7 +87,6 @@ def serve_forked(count: int, serve: Callable[[], object], *, graceful_timeout: f
             # A stop came after the caller looked and before the block: start nothing.
             signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
             return
-        supervisor = os.getpid()
         pid = os.fork()
         if pid == 0:
             _run_worker(serve, supervisor)
