@@ -16,7 +16,7 @@ from sqlalchemy.types import TypeDecorator
 
 from {{ cookiecutter.package_name }}.config import DatabaseSettings, describe
 from {{ cookiecutter.package_name }}.db import create_engine
-from {{ cookiecutter.package_name }}.errors import DATABASE_UNAVAILABLE
+from {{ cookiecutter.package_name }}.errors import is_database_outage
 from {{ cookiecutter.package_name }}.logs import configure_logging
 from {{ cookiecutter.package_name }}.models import Base
 
@@ -94,7 +94,9 @@ async def run_migrations_online() -> None:
     try:
         try:
             connection = await engine.connect()
-        except DATABASE_UNAVAILABLE as error:
+        except Exception as error:
+            if not is_database_outage(error):
+                raise
             # Down, unreachable, or no such database or role: what the server said is enough.
             raise SystemExit(f"Cannot migrate: {error}") from None
         try:

@@ -9,7 +9,10 @@ from typing import Any
 import pytest
 from quart import Quart
 from quart.testing import QuartClient
+from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, IntegrityError
+
+from {{ cookiecutter.package_name }}.db import get_session
 
 ITEMS = "/api/v1/items"
 PROBLEM_JSON = "application/problem+json"
@@ -174,6 +177,25 @@ async def test_a_database_error_that_lost_its_connection_is_a_503(
     assert body["detail"] == "The database is unavailable; try again shortly."
     assert response.headers["Retry-After"] == "5"
     assert "Database unavailable on GET /cut-off" in caplog.text
+
+
+async def test_a_query_the_schema_cannot_answer_is_a_500_not_an_outage(
+    app: Quart, caplog: pytest.LogCaptureFixture
+) -> None:
+    @app.get("/misspelt")
+    async def misspelt() -> str:
+        # A bug a release can ship: a table its migrations never made. SQLite reports it with
+        # the same kind of error as a locked database.
+        await get_session().execute(text("SELECT name FROM no_such_table"))
+        return "never"
+
+    with caplog.at_level(logging.ERROR):
+        response = await app.test_client().get("/misspelt")
+
+    await problem_of(response, 500)
+    assert "Retry-After" not in response.headers
+    assert "Unhandled error on GET /misspelt" in caplog.text
+    assert "no_such_table" in caplog.text
 
 
 # OSError and TimeoutError too: one from the app's own code (a file, an outbound call) is a

@@ -152,6 +152,20 @@ async def test_delete_removes_the_item(client: QuartClient) -> None:
     assert (await (await client.get(ITEMS)).get_json())["items"] == []
 
 
+async def test_a_deleted_items_id_is_never_given_to_another(client: QuartClient) -> None:
+    await create(client, name="kept")
+    newest = await create(client, name="newest")
+    assert (await client.delete(f"{ITEMS}/{newest['id']}")).status_code == 204
+
+    created = await create(client, name="created after the delete")
+
+    assert created["id"] > newest["id"]
+    assert (await client.get(f"{ITEMS}/{newest['id']}")).status_code == 404
+    # A client that had paged up to the deleted item finds the new one on its next page.
+    later = await client.get(ITEMS, query_string={"after": newest["id"]})
+    assert (await later.get_json())["items"] == [created]
+
+
 def test_a_deletion_over_http_sends_no_body_headers(live_server: LiveServer) -> None:
     # Over a real server: the test client would add the headers back to what it receives.
     headers = authorization(live_server.settings)

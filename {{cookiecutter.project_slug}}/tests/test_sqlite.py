@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import event, make_url, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from {{ cookiecutter.package_name }} import sqlite
 from {{ cookiecutter.package_name }}.config import DatabaseSettings
 from {{ cookiecutter.package_name }}.db import (
     close_session,
@@ -23,16 +24,39 @@ from {{ cookiecutter.package_name }}.db import (
     get_database,
     get_session,
 )
+from {{ cookiecutter.package_name }}.models import Base
 
 from .conftest import AuthorizedClient, authorization, make_settings, migrate, started_app
 from .test_migrations import NEXT_REVISION, copy_of_migrations, run_alembic
 
-# One revision copies the items table, as batch mode does for most changes on SQLite; the other
-# deletes every item.
+# One revision copies the items table, as batch mode does for most changes on SQLite (which
+# keeps AUTOINCREMENT only when told to: SQLAlchemy does not read it back); the other deletes
+# every item.
 COPIES_ITEMS = NEXT_REVISION.format(
-    'with op.batch_alter_table("items", recreate="always"):\n        pass'
+    "with op.batch_alter_table(\n"
+    '        "items", recreate="always", table_kwargs={"sqlite_autoincrement": True}\n'
+    "    ):\n"
+    "        pass"
 )
 DELETES_ITEMS = NEXT_REVISION.format('op.execute("DELETE FROM items")')
+
+
+def raised_by(database: str, statement: str, **connect: Any) -> sqlite3.Error:
+    """The error SQLite raises for ``statement`` on a new connection to ``database``."""
+    try:
+        with contextlib.closing(sqlite3.connect(database, **connect)) as connection:
+            connection.execute(statement)
+    except sqlite3.Error as error:
+        return error
+    raise AssertionError(f"{statement!r} ran on {database}")
+
+
+async def tables_with_autoincrement(engine: AsyncEngine) -> set[str]:
+    async with engine.connect() as connection:
+        tables = await connection.exec_driver_sql(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'table'"
+        )
+        return {table.name for table in tables if "AUTOINCREMENT" in table.sql}
 
 
 @asynccontextmanager
@@ -158,6 +182,47 @@ async def test_a_write_lock_held_by_another_process_is_a_503_until_it_is_release
     assert (await created.get_json())["name"] == "after"
 
 
+def test_an_unavailable_database_is_told_from_wrong_sql(tmp_path: Path) -> None:
+    path = str(tmp_path / "service.db")
+    with contextlib.closing(sqlite3.connect(path)) as connection:
+        connection.execute("CREATE TABLE items (id INTEGER PRIMARY KEY)")
+    with contextlib.closing(sqlite3.connect(path, isolation_level=None)) as other_process:
+        other_process.execute("BEGIN EXCLUSIVE")
+        locked = raised_by(path, "SELECT * FROM items", timeout=0)
+    outages = {
+        "locked": locked,
+        "read-only": raised_by(f"file:{path}?mode=ro", "DELETE FROM items", uri=True),
+        "a folder where the file should be": raised_by(str(tmp_path), "SELECT 1"),
+    }
+    bugs = {
+        "no such table": raised_by(path, "SELECT * FROM no_such_table"),
+        "no such column": raised_by(path, "SELECT no_such_column FROM items"),
+        "syntax": raised_by(path, "SELEKT 1"),
+    }
+
+    assert {name for name, error in outages.items() if sqlite.is_outage(error)} == set(outages)
+    assert {name for name, error in bugs.items() if sqlite.is_outage(error)} == set()
+    assert not sqlite.is_outage(ValueError("Connection closed"))
+
+
+async def test_the_migrations_give_autoincrement_to_the_tables_that_ask_for_it(
+    tmp_path: Path,
+) -> None:
+    """A table that declares ``sqlite_autoincrement`` never gives a deleted row's id to
+    another; batch mode drops it when it copies the table unless its ``table_kwargs`` say so."""
+    path = tmp_path / "service.db"
+    await migrate(f"sqlite+aiosqlite:///{path}")
+    asking = {
+        table.name
+        for table in Base.metadata.tables.values()
+        if table.dialect_options["sqlite"]["autoincrement"]
+    }
+
+    async with sqlite_engine(path) as engine:
+        assert asking <= await tables_with_autoincrement(engine)
+    assert "items" in asking
+
+
 @asynccontextmanager
 async def item_with_a_note(path: Path) -> AsyncIterator[AsyncEngine]:
     """A migrated database at ``path`` with one item, and a note that refers to it through a
@@ -190,6 +255,7 @@ async def test_a_migration_that_copies_a_table_keeps_the_rows_that_refer_to_it(
         async with engine.connect() as connection:
             assert await connection.scalar(text("SELECT count(*) FROM notes")) == 1
             assert await connection.scalar(text("PRAGMA foreign_keys")) == 1
+        assert "items" in await tables_with_autoincrement(engine)
 
 
 async def test_a_migration_that_leaves_rows_pointing_nowhere_says_so(tmp_path: Path) -> None:

@@ -27,6 +27,9 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_items")),
+{%- if cookiecutter.database == "sqlite" %}
+        sqlite_autoincrement=True,
+{%- endif %}
     )
 
 

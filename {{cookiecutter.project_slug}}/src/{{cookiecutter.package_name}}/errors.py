@@ -10,25 +10,35 @@ from pydantic import BaseModel, ValidationError
 from quart import Quart, Request, Response, current_app, request
 from quart_schema import RequestSchemaValidationError
 from quart_schema.validation import QuerystringValidationError
+{%- if cookiecutter.database == "postgresql" %}
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+{%- else %}
+from sqlalchemy.exc import DBAPIError
+{%- endif %}
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from werkzeug.exceptions import BadRequest, HTTPException, UnsupportedMediaType
-
 {%- if cookiecutter.database == "postgresql" %}
 
 from .db import DatabaseUnreachableError
-{%- endif %}
 
 PROBLEM_JSON = "application/problem+json"
-# What a database that is down, unreachable, locked or saturated raises: a 503, not a 500.
+# What a database that is down, unreachable or saturated raises: a 503, not a 500.
 DATABASE_UNAVAILABLE = (
     OperationalError,
     InterfaceError,
     PoolTimeoutError,
-{%- if cookiecutter.database == "postgresql" %}
     DatabaseUnreachableError,
-{%- endif %}
 )
+{%- else %}
+
+from . import sqlite
+
+PROBLEM_JSON = "application/problem+json"
+# What a saturated database raises (no connection free in time): a 503, not a 500. SQLite
+# raises one error class for a database that is locked or cannot be opened and for a misspelt
+# table; is_database_outage tells them apart by SQLite's result code.
+DATABASE_UNAVAILABLE = (PoolTimeoutError,)
+{%- endif %}
 RETRY_AFTER_SECONDS = 5
 
 
@@ -131,10 +141,26 @@ async def handle_database_unavailable(error: Exception) -> Response:
     )
 
 
+def is_database_outage(error: BaseException) -> bool:
+    """Whether ``error`` says the database is down, unreachable or saturated (answered 503,
+    to be waited out) rather than that the code or the schema is wrong (a bug, answered 500).
+
+    A connection lost in the middle of a statement (the server restarted, failed over or
+    ended the session) is an outage like the others.
+    """
+    if isinstance(error, DATABASE_UNAVAILABLE):
+        return True
+    if isinstance(error, DBAPIError):
+{%- if cookiecutter.database == "postgresql" %}
+        return error.connection_invalidated
+{%- else %}
+        return error.connection_invalidated or sqlite.is_outage(error.orig)
+{%- endif %}
+    return False
+
+
 async def handle_database_error(error: DBAPIError) -> Response:
-    """A connection lost in the middle of a statement (the server restarted, failed over or
-    ended the session) is an outage like the others; any other database error is a bug."""
-    if error.connection_invalidated:
+    if is_database_outage(error):
         return await handle_database_unavailable(error)
     return await handle_unexpected_error(error)
 

@@ -57,6 +57,12 @@ class Base(DeclarativeBase):
 
 class Item(Base):
     __tablename__ = "items"
+{%- if cookiecutter.database == "sqlite" %}
+    # SQLite gives a new row the largest id plus one: after the newest item is deleted, the next
+    # one would take its id, its URL and its place in the pages after it. With AUTOINCREMENT,
+    # as PostgreSQL's sequences do, no id is ever given twice (for ~7 µs more an insert).
+    __table_args__ = ({"sqlite_autoincrement": True},)
+{%- endif %}
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200))

@@ -28,6 +28,23 @@ from .config import DatabaseSettings
 
 T = TypeVar("T")
 
+# SQLite's result codes (https://sqlite.org/rescode.html) for a database that is busy or
+# locked by another connection, cannot be opened, read or written, or is out of space or
+# memory: an outage, to be waited out. Its other errors (no such table or column, a syntax
+# error) say that the code or the schema is wrong.
+OUTAGE_CODES = frozenset(
+    {
+        sqlite3.SQLITE_BUSY,
+        sqlite3.SQLITE_LOCKED,
+        sqlite3.SQLITE_NOMEM,
+        sqlite3.SQLITE_READONLY,
+        sqlite3.SQLITE_IOERR,
+        sqlite3.SQLITE_FULL,
+        sqlite3.SQLITE_CANTOPEN,
+        sqlite3.SQLITE_PROTOCOL,
+    }
+)
+
 PRAGMAS = (
     "PRAGMA foreign_keys=ON",
     "PRAGMA journal_mode=WAL",
@@ -106,6 +123,14 @@ def create_sqlite_engine(settings: DatabaseSettings) -> AsyncEngine:
         params["async_creator_fn"] = partial(_connect, connection_class)
 
     return engine
+
+
+def is_outage(error: BaseException | None) -> bool:
+    """Whether SQLite's ``error`` says the database is unavailable rather than the SQL wrong."""
+    code = getattr(error, "sqlite_errorcode", None)
+    # An extended code (SQLITE_BUSY_SNAPSHOT, SQLITE_IOERR_READ, ...) holds its primary code
+    # in its low byte.
+    return code is not None and code & 0xFF in OUTAGE_CODES
 
 
 def rollback_if_open(dbapi_connection: Any, record: Any, reset_state: PoolResetState) -> None:
