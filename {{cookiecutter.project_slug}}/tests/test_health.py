@@ -30,11 +30,18 @@ async def test_readiness_answers_ok_when_the_database_is_up(app: Quart) -> None:
 
 
 async def test_readiness_answers_503_when_the_database_is_down(
-    settings: Settings, unreachable_database_url: str
+    settings: Settings, unreachable_database_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     app = create_app(settings.model_copy(update={"database_url": unreachable_database_url}))
-    async with app.test_app():
-        assert await readiness(app) == (503, {"status": "unavailable"})
+    with caplog.at_level(logging.WARNING):
+        async with app.test_app():
+            assert await readiness(app) == (503, {"status": "unavailable"})
+
+    # Probes come every few seconds: one line each, with the cause, and no traceback.
+    [record] = [r for r in caplog.records if r.name.endswith(".health")]
+    assert record.getMessage().startswith("Readiness check failed: the database is unreachable: ")
+    assert "\n" not in record.getMessage()
+    assert record.exc_info is None
 
 
 async def test_readiness_answers_503_until_the_migrations_have_run(

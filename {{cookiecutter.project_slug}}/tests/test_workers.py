@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 {% if cookiecutter.database == "sqlite" -%}
-from {{ cookiecutter.package_name }}.config import Settings
+from {{ cookiecutter.package_name }}.config import ENV_PREFIX, Settings
 {% endif -%}
 from {{ cookiecutter.package_name }}.workers import NO_FORK, serve_forked
 {%- if cookiecutter.database == "sqlite" %}
@@ -240,7 +240,11 @@ def test_the_real_server_stops_when_its_app_cannot_start(
 
     log = server.log.read_text()
     assert status == 3, log
-    assert f"Not a directory: '{in_the_way}/data'" in log  # the reason, in the log
+    # The reason, in the log, with the setting to change.
+    assert (
+        f"Cannot make {in_the_way}/data, the folder of {ENV_PREFIX}DATABASE_URL's file: "
+        "Not a directory"
+    ) in log
     if workers > 1:
         assert "could not start: stopping" in log
 {%- endif %}

@@ -29,6 +29,7 @@ import logging
 {%- if cookiecutter.server == "uvicorn" %}
 import signal
 {%- endif %}
+import socket
 import sys
 from collections.abc import {% if cookiecutter.server == "hypercorn" %}Callable, {% endif %}Sequence
 {%- if cookiecutter.server != "granian" %}
@@ -38,7 +39,6 @@ from functools import partial
 from pathlib import Path
 {%- endif %}
 {%- if cookiecutter.server == "uvicorn" %}
-from socket import socket
 from types import FrameType
 {%- endif %}
 {%- if cookiecutter.server != "hypercorn" %}
@@ -135,7 +135,7 @@ def _stopped_as_asked(_signal: int, _frame: FrameType | None) -> None:
     raise SystemExit(0)
 
 
-def _serve(config: uvicorn.Config, sockets: list[socket] | None = None) -> None:
+def _serve(config: uvicorn.Config, sockets: list[socket.socket] | None = None) -> None:
     """Serve in this process, on ``sockets`` (a forked worker's) or on a socket of its own."""
     for stop in (signal.SIGTERM, signal.SIGINT):
         signal.signal(stop, _stopped_as_asked)
@@ -151,6 +151,29 @@ def _worker_count(text: str) -> int:
     if number < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, not {number}")
     return number
+
+
+def cannot_listen(host: str, port: int) -> str | None:
+    """Why no server could listen on ``host``:``port`` (in use, not an address of this machine,
+    a port below 1024 without the right), or None when it can.
+
+    Tried before the server starts, so that each server says so in one line: Hypercorn would
+    end in a traceback, Granian in a Rust panic, Uvicorn after starting the app.
+    """
+    try:
+        address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except (socket.gaierror, UnicodeError):
+        # A name that does not resolve, or is not a name at all (IDNA refuses "a..b").
+        return "no such address"
+    family, kind, protocol, _, where = address[0]
+    with socket.socket(family, kind, protocol) as probe:
+        # As the servers do: a port whose last connections are still closing can be reused.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(where)
+        except OSError as error:
+            return error.strerror or str(error)
+    return None
 
 
 def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -202,6 +225,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return 2
 {%- endif %}
+    reason = cannot_listen(arguments.host, arguments.port)
+    if reason:
+        print(
+            f"Cannot start: cannot listen on {arguments.host}:{arguments.port}: {reason}.",
+            file=sys.stderr,
+        )
+        return 2
     configure_logging(settings.log_level, access_log=ACCESS_LOG, sql=settings.database_echo)
 {%- if cookiecutter.server == "hypercorn" %}
     config = hypercorn_config(arguments)

@@ -24,7 +24,7 @@ from sqlalchemy import event, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import PoolResetState
 
-from .config import DatabaseSettings
+from .config import ENV_PREFIX, DatabaseSettings
 
 T = TypeVar("T")
 
@@ -86,7 +86,7 @@ def create_sqlite_engine(settings: DatabaseSettings) -> AsyncEngine:
     url = make_url(settings.database_url)
     pool: dict[str, Any] = {}
     if url.database and url.database != ":memory:":
-        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+        _make_folder(Path(url.database).parent)
         # SQLite lets one writer in at a time and a worker runs on one core: one connection
         # per process queues requests fairly in the pool, where several would race for the
         # write lock and sleep in SQLite's busy handler (a POST p99 of ~1 s at 50 connections,
@@ -123,6 +123,17 @@ def create_sqlite_engine(settings: DatabaseSettings) -> AsyncEngine:
         params["async_creator_fn"] = partial(_connect, connection_class)
 
     return engine
+
+
+def _make_folder(folder: Path) -> None:
+    """Make the database file's folder, or say which setting names one that cannot be made."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise RuntimeError(
+            f"Cannot make {folder}, the folder of {ENV_PREFIX}DATABASE_URL's file: "
+            f"{error.strerror or error}"
+        ) from error
 
 
 def is_outage(error: BaseException | None) -> bool:

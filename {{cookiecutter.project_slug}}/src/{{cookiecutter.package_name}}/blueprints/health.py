@@ -46,8 +46,9 @@ async def readiness() -> tuple[HealthStatus, int]:
         async with asyncio.timeout(READINESS_TIMEOUT_SECONDS):
             async with get_database().engine.connect() as connection:
                 migrated = await connection.run_sync(is_migrated)
-    except Exception:
-        logger.warning("Readiness check failed: the database is unreachable", exc_info=True)
+    except Exception as error:
+        # One line, not a traceback: probes come every few seconds for as long as it lasts.
+        logger.warning("Readiness check failed: the database is unreachable: %s", _summary(error))
         return HealthStatus(status="unavailable"), 503
     if not migrated:
         logger.warning(
@@ -56,6 +57,12 @@ async def readiness() -> tuple[HealthStatus, int]:
         )
         return HealthStatus(status="unmigrated"), 503
     return HealthStatus(status="ok"), 200
+
+
+def _summary(error: Exception) -> str:
+    """``error``'s type and the first line of its message (SQLAlchemy adds a second, a link)."""
+    message = str(error).partition("\n")[0]
+    return f"{type(error).__name__}: {message}" if message else type(error).__name__
 
 
 def is_migrated(connection: Connection) -> bool:
