@@ -143,7 +143,8 @@ async def test_unknown_items_are_404(client: QuartClient, method: str, item_id: 
 
 
 async def test_unknown_paths_are_404(client: QuartClient) -> None:
-    await problem_of(await client.get("/nowhere"), 404)
+    body = await problem_of(await client.get("/nowhere"), 404)
+    assert body["detail"] == "Nothing is at this URL."
 
 
 async def test_wrong_methods_are_405_with_allow(client: QuartClient) -> None:
@@ -154,7 +155,12 @@ async def test_wrong_methods_are_405_with_allow(client: QuartClient) -> None:
 
 async def test_oversized_bodies_are_413(client: QuartClient) -> None:
     huge = {"name": "x", "description": "y" * (2 * 1024 * 1024)}
-    await problem_of(await client.post(ITEMS, json=huge), 413)
+    response = await client.post(ITEMS, json=huge)
+    body = await problem_of(response, 413)
+    limit = "1,048,576 bytes"
+    assert body["detail"] == f"The request body is larger than the {limit} this service accepts."
+    # What was not read of the body must not be taken for another request.
+    assert response.headers["Connection"] == "close"
 
 
 def constraint_broken(message: str) -> IntegrityError:
@@ -176,7 +182,8 @@ async def test_a_database_error_that_lost_its_connection_is_a_503(
     body = await problem_of(response, 503)
     assert body["detail"] == "The database is unavailable; try again shortly."
     assert response.headers["Retry-After"] == "5"
-    assert "Database unavailable on GET /cut-off" in caplog.text
+    assert "Database unavailable on GET /cut-off: DBAPIError: " in caplog.text
+    assert "Traceback" not in caplog.text
 
 
 async def test_a_query_the_schema_cannot_answer_is_a_500_not_an_outage(

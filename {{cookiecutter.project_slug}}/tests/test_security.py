@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import socket
+from pathlib import Path
+from typing import Any
 
 import pytest
 from quart import Quart, Response, request, session
@@ -12,7 +15,7 @@ from {{ cookiecutter.package_name }}.app import create_app
 from {{ cookiecutter.package_name }}.config import Settings
 from {{ cookiecutter.package_name }}.security import CORS_MAX_AGE_SECONDS
 
-from .conftest import authorization, make_settings, started_app
+from .conftest import LiveServer, authorization, make_settings, prepare, started_app
 
 ITEMS = "/api/v1/items"
 
@@ -176,3 +179,43 @@ async def test_a_body_that_never_finishes_is_a_408(database_url: str) -> None:
             response = await connection.as_response()
     assert response.status_code == 408
     assert response.content_type == "application/problem+json"
+    assert (await response.get_json())["detail"] == "The request body did not arrive in time."
+    assert response.headers["Connection"] == "close"
+
+
+@pytest.mark.parametrize(
+    ("status", "overrides"),
+    [
+        (408, {"body_timeout_seconds": 0.5}),  # 24 bytes announced, none sent
+        (413, {"max_content_length": 16}),  # 24 bytes announced, more than allowed
+    ],
+)
+def test_a_body_left_unread_ends_the_connection(
+    settings: Settings, tmp_path: Path, status: int, overrides: dict[str, Any]
+) -> None:
+    """Over real HTTP: the server closes the connection after the response, so the unread
+    rest of a body is never taken for the next request."""
+    served = settings.model_copy(update=overrides)
+    prepare(served)
+    server = LiveServer(served, tmp_path / "server.log")
+    head = [
+        "POST /api/v1/items HTTP/1.1",
+        "Host: 127.0.0.1",
+        "Content-Type: application/json",
+        "Content-Length: 24",
+        *(f"{name}: {value}" for name, value in authorization(served).items()),
+    ]
+    try:
+        server.wait_until_ready()
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as connection:
+            connection.sendall(("\r\n".join(head) + "\r\n\r\n").encode())
+            received = b""
+            # Until the server closes the connection; a timeout here fails the test.
+            while chunk := connection.recv(65536):
+                received += chunk
+    finally:
+        server.stop()
+
+    status_line, *headers = received.partition(b"\r\n\r\n")[0].decode().split("\r\n")
+    assert status_line.startswith(f"HTTP/1.1 {status} ")
+    assert "connection: close" in [header.lower() for header in headers]

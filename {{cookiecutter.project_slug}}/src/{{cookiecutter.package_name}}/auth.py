@@ -27,6 +27,7 @@ from werkzeug.datastructures import WWWAuthenticate
 from werkzeug.exceptions import Forbidden, Unauthorized
 
 from .config import Environment, Settings
+from .logs import summary
 
 EXTENSION_KEY = "auth"
 BEARER = "bearer"
@@ -132,8 +133,8 @@ class TokenVerifier:
             self._tried_at = now
             try:
                 await self._fetch_keys(client)
-            except JWKS_ERRORS:
-                logger.warning("Could not refresh the JWKS from %s", client.uri, exc_info=True)
+            except JWKS_ERRORS as error:
+                logger.warning("Could not refresh the JWKS from %s: %s", client.uri, summary(error))
 
     def _refreshed(self, _task: asyncio.Task[None]) -> None:
         self.refreshing = None

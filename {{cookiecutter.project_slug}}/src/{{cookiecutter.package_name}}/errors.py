@@ -17,11 +17,16 @@ from sqlalchemy.exc import DBAPIError
 {%- endif %}
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from werkzeug.exceptions import BadRequest, HTTPException, UnsupportedMediaType
-{%- if cookiecutter.database == "postgresql" %}
 
+{% if cookiecutter.database == "postgresql" -%}
 from .db import DatabaseUnreachableError
+{%- else -%}
+from . import sqlite
+{%- endif %}
+from .logs import summary
 
 PROBLEM_JSON = "application/problem+json"
+{%- if cookiecutter.database == "postgresql" %}
 # What a database that is down, unreachable or saturated raises: a 503, not a 500.
 DATABASE_UNAVAILABLE = (
     OperationalError,
@@ -30,10 +35,6 @@ DATABASE_UNAVAILABLE = (
     DatabaseUnreachableError,
 )
 {%- else %}
-
-from . import sqlite
-
-PROBLEM_JSON = "application/problem+json"
 # What a saturated database raises (no connection free in time): a 503, not a 500. SQLite
 # raises one error class for a database that is locked or cannot be opened and for a misspelt
 # table; is_database_outage tells them apart by SQLite's result code.
@@ -123,16 +124,38 @@ async def handle_validation_error(error: RequestSchemaValidationError) -> Respon
     return problem(422, f"The request {location} is invalid.", errors=errors)
 
 
+def _detail(error: HTTPException, status: int) -> str:
+    """What the error says, or, where it says only what werkzeug says for its status (words for
+    a browser's user, or not true of this service), the service's own words."""
+    if error.description and error.description != type(error).description:
+        return error.description
+    if status == 404:
+        return "Nothing is at this URL."
+    if status == 408:
+        return "The request body did not arrive in time."
+    if status == 413:
+        limit = current_app.config["MAX_CONTENT_LENGTH"]
+        return f"The request body is larger than the {limit:,} bytes this service accepts."
+    if status == 429:
+        return "Too many requests from this client; retry after Retry-After seconds."
+    return error.description or HTTPStatus(status).description
+
+
 async def handle_http_error(error: HTTPException) -> Response:
     status = error.code or 500
     # Keep what the error says in its headers: Allow, WWW-Authenticate, Retry-After.
     headers = {name: value for name, value in error.get_headers() if name != "Content-Type"}
-    return problem(status, error.description or HTTPStatus(status).description, headers=headers)
+    if status in (408, 413):
+        # The body was not read, or not to its end: what is left of it would be taken for the
+        # next request on the connection.
+        headers["Connection"] = "close"
+    return problem(status, _detail(error, status), headers=headers)
 
 
 async def handle_database_unavailable(error: Exception) -> Response:
+    # One line, not a traceback: an outage fails every request until it ends.
     current_app.logger.warning(
-        "Database unavailable on %s %s", request.method, request.path, exc_info=error
+        "Database unavailable on %s %s: %s", request.method, request.path, summary(error)
     )
     return problem(
         503,

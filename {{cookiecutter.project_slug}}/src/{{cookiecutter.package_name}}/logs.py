@@ -29,3 +29,11 @@ def configure_logging(level: str, *, access_log: str | None = None, sql: bool = 
         logging.getLogger(access_log).setLevel(logging.INFO)
     if sql:
         logging.getLogger("sqlalchemy.engine").setLevel(logging.INFO)
+
+
+def summary(error: BaseException) -> str:
+    """``error`` in one line: its type and the first line of its message (SQLAlchemy adds a
+    second, a link). For outages the service expects and waits out (a database or Redis that
+    is down), which would otherwise write a traceback for every request or probe."""
+    message = str(error).partition("\n")[0]
+    return f"{type(error).__name__}: {message}" if message else type(error).__name__

@@ -50,6 +50,9 @@ from redis.exceptions import RedisError
 
 from .blueprints import api
 from .config import Settings
+{%- if cookiecutter.rate_limit == "redis" %}
+from .logs import summary
+{%- endif %}
 
 # The block of addresses an IPv6 client is counted by (client_address).
 IPV6_CLIENT_PREFIX = 64
@@ -115,11 +118,12 @@ class CountingStore(RateLimiterStoreABC):
     """
 
     @abstractmethod
-    async def count(self, limits: Sequence[Limit]) -> tuple[bool, list[float]]:
+    async def count(self, limits: Sequence[Limit]) -> tuple[bool, list[float] | None]:
         """Whether the request is counted, and for each limit how many seconds its arrival
         time was ahead of now (0 when behind), by the store's own clock. The request is
         counted when every one is within its limit's burst: each arrival time then moves on by
-        its limit's interval.
+        its limit's interval. A store that could not count (unreachable) lets the request
+        through with no figures (None), and the response claims no limit.
         """
 
     async def get(self, key: str, default: datetime) -> datetime:
@@ -214,24 +218,24 @@ class RedisStore(CountingStore):
             await self._redis.aclose()
             self._redis = self._count_script = None
 
-    async def count(self, limits: Sequence[Limit]) -> tuple[bool, list[float]]:
+    async def count(self, limits: Sequence[Limit]) -> tuple[bool, list[float] | None]:
         if self._count_script is None:
             raise RuntimeError("The rate limiter's Redis client is used before serving")
         keys = [self._prefix + limit.key for limit in limits]
         figures = [figure for limit in limits for figure in (limit.interval, limit.burst)]
         try:
             counted, *waits = await self._count_script(keys=keys, args=figures)
-        except RedisError:
-            self._unreachable()
-            return True, [0.0] * len(limits)
+        except RedisError as error:
+            self._unreachable(error)
+            return True, None
         return counted == 1, [float(wait) for wait in waits]
 
-    def _unreachable(self) -> None:
+    def _unreachable(self, error: RedisError) -> None:
         """Say so in the log, at most once a minute: an outage must not flood it."""
         now = time.monotonic()
         if now - self._warned_at >= WARN_EVERY_SECONDS:
             self._warned_at = now
-            logger.warning("Rate limiting is off: Redis is unreachable", exc_info=True)
+            logger.warning("Rate limiting is off: Redis is unreachable: %s", summary(error))
 {%- endif %}
 
 
@@ -374,6 +378,8 @@ class APIRateLimiter(RateLimiter):
             for rule in applied
         ]
         counted, waits = await self.store.count(limits)
+        if waits is None:
+            return
         windows = [Window(rule, wait) for rule, wait in zip(applied, waits, strict=True)]
         g.rate_limit_headers = windows[0].headers(counted)
         if not counted:

@@ -12,6 +12,7 @@ from quart_schema import document_response, validate_response
 from sqlalchemy import Connection, String, column, inspect, select, table
 
 from ..db import get_database
+from ..logs import summary
 
 READINESS_TIMEOUT_SECONDS = 2.0
 ALIVE = b'{"status":"ok"}'
@@ -48,7 +49,7 @@ async def readiness() -> tuple[HealthStatus, int]:
                 migrated = await connection.run_sync(is_migrated)
     except Exception as error:
         # One line, not a traceback: probes come every few seconds for as long as it lasts.
-        logger.warning("Readiness check failed: the database is unreachable: %s", _summary(error))
+        logger.warning("Readiness check failed: the database is unreachable: %s", summary(error))
         return HealthStatus(status="unavailable"), 503
     if not migrated:
         logger.warning(
@@ -57,12 +58,6 @@ async def readiness() -> tuple[HealthStatus, int]:
         )
         return HealthStatus(status="unmigrated"), 503
     return HealthStatus(status="ok"), 200
-
-
-def _summary(error: Exception) -> str:
-    """``error``'s type and the first line of its message (SQLAlchemy adds a second, a link)."""
-    message = str(error).partition("\n")[0]
-    return f"{type(error).__name__}: {message}" if message else type(error).__name__
 
 
 def is_migrated(connection: Connection) -> bool:
