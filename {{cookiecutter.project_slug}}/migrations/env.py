@@ -39,12 +39,14 @@ def database_settings() -> DatabaseSettings:
 
 def run_migrations_offline() -> None:
     """Emit SQL to stdout instead of running it (``alembic upgrade head --sql``)."""
-    url = make_url(database_settings().database_url)
     context.configure(
-        url=url,
+        url=make_url(database_settings().database_url),
         target_metadata=Base.metadata,
         literal_binds=True,
-        render_as_batch=url.get_backend_name() == "sqlite",
+{%- if cookiecutter.database == "sqlite" %}
+        # SQLite can only alter tables by copying them; batch mode does that for us.
+        render_as_batch=True,
+{%- endif %}
     )
     with context.begin_transaction():
         context.run_migrations()
@@ -62,31 +64,34 @@ def render_item(type_: str, obj: Any, _context: AutogenContext) -> str | Literal
 
 
 def do_run_migrations(connection: Connection) -> None:
-    sqlite = connection.dialect.name == "sqlite"
-    if sqlite:
-        # Batch mode alters a table by copying it and dropping the old one; with foreign keys
-        # enforced, that drop would delete (ON DELETE CASCADE) or refuse the rows that refer
-        # to the table. SQLite's own procedure for altering a table: enforcement off (outside
-        # a transaction, or it is ignored) while migrating, then a check.
-        connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
-        connection.commit()
+{%- if cookiecutter.database == "sqlite" %}
+    # Batch mode alters a table by copying it and dropping the old one; with foreign keys
+    # enforced, that drop would delete (ON DELETE CASCADE) or refuse the rows that refer to
+    # the table. SQLite's own procedure for altering a table: enforcement off (outside a
+    # transaction, or it is ignored) while migrating, then a check.
+    connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+    connection.commit()
+{%- endif %}
     context.configure(
         connection=connection,
         target_metadata=Base.metadata,
+{%- if cookiecutter.database == "sqlite" %}
         # SQLite can only alter tables by copying them; batch mode does that for us.
-        render_as_batch=sqlite,
+        render_as_batch=True,
+{%- endif %}
         render_item=render_item,
     )
     with context.begin_transaction():
         context.run_migrations()
-    if sqlite:
-        dangling = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
-        if dangling:
-            tables = ", ".join(sorted({str(row[0]) for row in dangling}))
-            raise SystemExit(
-                "The migrations ran but left rows whose foreign keys point nowhere "
-                f"({len(dangling)}, in {tables}): PRAGMA foreign_key_check lists them."
-            )
+{%- if cookiecutter.database == "sqlite" %}
+    dangling = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
+    if dangling:
+        tables = ", ".join(sorted({str(row[0]) for row in dangling}))
+        raise SystemExit(
+            "The migrations ran but left rows whose foreign keys point nowhere "
+            f"({len(dangling)}, in {tables}): PRAGMA foreign_key_check lists them."
+        )
+{%- endif %}
 
 
 async def run_migrations_online() -> None:

@@ -38,9 +38,11 @@ EXTENSION_KEY = "database"
 class Database:
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
+{%- if cookiecutter.database == "sqlite" %}
     # Whether closing a session waits on the driver, so that a cancelled request could cut it
-    # short (every driver but SQLite on the event loop).
+    # short (SQLite in its thread; not on the event loop).
     close_waits: bool = True
+{%- endif %}
 {%- if cookiecutter.database == "sqlite" %}
 
 
@@ -126,13 +128,21 @@ async def close_session(_error: BaseException | None = None) -> None:
 
     When a client disconnects, the server cancels the request, and a close cut short
     would leave the pool to reset (and log) a connection still in use: a close that waits
+{%- if cookiecutter.database == "sqlite" %}
     is shielded. One that does not (SQLite on the event loop) cannot be cut short, and
     gives the connection back at once rather than a turn of the event loop later.
+{%- else %}
+    is shielded.
+{%- endif %}
     """
     session: AsyncSession | None = g.pop("db_session", None)
     if session is None:
         return
+{%- if cookiecutter.database == "sqlite" %}
     if get_database().close_waits:
         await asyncio.shield(session.close())
     else:
         await session.close()
+{%- else %}
+    await asyncio.shield(session.close())
+{%- endif %}
