@@ -22,3 +22,25 @@ async def test_openapi_documents_every_endpoint(client: QuartClient) -> None:
     create = document["paths"]["/api/v1/items"]["post"]
     assert "requestBody" in create
     assert {"201", "422"} <= set(create["responses"])
+
+
+async def test_problems_share_one_schema_and_every_response_says_what_it_is(
+    client: QuartClient,
+) -> None:
+    document = await (await client.get("/openapi.json")).get_json()
+    responses = [
+        (status, response)
+        for item in document["paths"].values()
+        for operation in item.values()
+        for status, response in operation["responses"].items()
+    ]
+    problems = [
+        response["content"]["application/problem+json"]["schema"]
+        for _, response in responses
+        if "application/problem+json" in response.get("content", {})
+    ]
+
+    assert len(problems) > 10
+    assert all(schema == {"$ref": "#/components/schemas/Problem"} for schema in problems)
+    assert document["components"]["schemas"]["Problem"]["required"] == ["title", "status", "detail"]
+    assert [status for status, response in responses if not response["description"]] == []

@@ -125,6 +125,9 @@ async def test_browsers_may_read_the_headers_the_api_documents(database_url: str
     exposed = response.headers["Access-Control-Expose-Headers"].lower().split(", ")
     assert "location" in exposed
     assert "retry-after" in exposed
+{%- if cookiecutter.auth == "jwt" %}
+    assert "www-authenticate" in exposed
+{%- endif %}
 {%- if cookiecutter.rate_limit != "none" %}
     assert {"ratelimit-limit", "ratelimit-remaining", "ratelimit-reset"} <= set(exposed)
 {%- endif %}

@@ -32,6 +32,7 @@ def test_help_names_the_command_even_with_docstrings_stripped() -> None:
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("usage: python -m {{ cookiecutter.package_name }}.serve ")
     assert "--workers WORKERS" in result.stdout
+    assert "port to listen on (8000)" in result.stdout
 
 
 def test_defaults_serve_one_worker_on_localhost() -> None:

@@ -50,16 +50,20 @@ def no_content(view: Callable[P, Awaitable[None]]) -> Callable[P, Awaitable[Resp
 class APIDocument(OpenAPIProvider):
     @cached_property
     def _problem(self) -> tuple[dict[str, Any], dict[str, Any]]:
-        """The problem+json response object (and its schemas), built once."""
+        """The problem+json response object (and its schemas), built once. Its schema is a
+        component, referred to by each of the ~30 responses that answer it."""
         problem, components = self.build_response_object(Problem, None)
-        problem["content"] = {PROBLEM_JSON: problem["content"]["application/json"]}
+        components[Problem.__name__] = problem["content"]["application/json"]["schema"]
+        reference = {"$ref": f"#/components/schemas/{Problem.__name__}"}
+        media_type = {"schema": reference}
+        problem["content"] = {PROBLEM_JSON: media_type}
         return problem, components
 
     def build_paths(self, rule: Rule) -> tuple[dict[str, Any], dict[str, Any]]:
         paths, components = super().build_paths(rule)
         view = self._app.view_functions[rule.endpoint]
         problem, problem_components = self._problem
-        problem_schema = problem["content"][PROBLEM_JSON]
+        problem_schema = self._problem_inline
         for path, path_item in paths.items():
             for operation in path_item.values():
                 if "requestBody" in operation:
@@ -69,14 +73,23 @@ class APIDocument(OpenAPIProvider):
                 if getattr(view, NO_CONTENT_ATTRIBUTE, False):
                     responses[204] = {"description": HTTPStatus(204).phrase}
                 for status, response in responses.items():
+                    description = response["description"] or HTTPStatus(int(status)).phrase
                     if response.get("content", {}).get("application/json") == problem_schema:
-                        responses[status] = {**problem, "description": response["description"]}
+                        responses[status] = {**problem, "description": description}
+                    else:
+                        responses[status] = {**response, "description": description}
                 if path.startswith(API_PREFIX):
                     for status in self._problem_statuses(operation):
                         description = HTTPStatus(status).phrase
                         responses.setdefault(status, {**problem, "description": description})
         components.update(problem_components)
         return paths, components
+
+    @cached_property
+    def _problem_inline(self) -> dict[str, Any]:
+        """How quart-schema writes a view's own ``Problem`` response (``document_response``)."""
+        response, _ = self.build_response_object(Problem, None)
+        return dict(response["content"]["application/json"])
 
     def _problem_statuses(self, operation: dict[str, Any]) -> list[int]:
         statuses = list(ALWAYS)

@@ -113,6 +113,10 @@ def init_app(app: Quart, settings: Settings) -> None:
             expose_headers=[
                 "Location",
                 "Retry-After",
+{%- if cookiecutter.auth == "jwt" %}
+                # A 401 or 403 says in it which token or scope it wants (RFC 6750).
+                "WWW-Authenticate",
+{%- endif %}
 {%- if cookiecutter.rate_limit != "none" %}
                 "RateLimit-Limit",
                 "RateLimit-Remaining",

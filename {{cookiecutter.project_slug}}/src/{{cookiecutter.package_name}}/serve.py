@@ -182,11 +182,15 @@ def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
         prog="python -m {{ cookiecutter.package_name }}.serve",
         description="Serve the app with {{ server_name }}.",
     )
-    parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
-    parser.add_argument("--port", type=int, default=8000, help="port to listen on")
-    parser.add_argument("--workers", type=_worker_count, default=1, help="worker processes")
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (%(default)s)")
+    parser.add_argument("--port", type=int, default=8000, help="port to listen on (%(default)s)")
+    parser.add_argument(
+        "--workers", type=_worker_count, default=1, help="worker processes (%(default)s)"
+    )
 {%- if cookiecutter.server == "hypercorn" %}
-    parser.add_argument("--config", default="hypercorn.toml", help="Hypercorn's settings")
+    parser.add_argument(
+        "--config", default="hypercorn.toml", help="Hypercorn's settings (%(default)s)"
+    )
 {%- endif %}
     return parser.parse_args(argv)
 {%- if cookiecutter.server == "hypercorn" %}
