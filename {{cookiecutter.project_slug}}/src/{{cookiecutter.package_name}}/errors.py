@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from http import HTTPStatus
 from typing import Any
 
@@ -91,7 +90,7 @@ def problem(
     """A problem+json response for ``status``."""
     body = Problem(title=HTTPStatus(status).phrase, status=status, detail=detail, errors=errors)
     response = Response(
-        json.dumps(body.model_dump(mode="json", exclude_none=True)),
+        body.model_dump_json(exclude_none=True),
         status=status,
         content_type=PROBLEM_JSON,
     )
