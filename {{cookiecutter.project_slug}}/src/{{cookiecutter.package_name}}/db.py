@@ -42,8 +42,6 @@ class Database:
     # Whether closing a session waits on the driver, so that a cancelled request could cut it
     # short (SQLite in its thread; not on the event loop).
     close_waits: bool = True
-{%- endif %}
-{%- if cookiecutter.database == "sqlite" %}
 
 
 def create_engine(settings: DatabaseSettings) -> AsyncEngine:

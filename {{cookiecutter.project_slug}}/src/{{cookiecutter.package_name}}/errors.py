@@ -9,11 +9,7 @@ from pydantic import BaseModel, ValidationError
 from quart import Quart, Request, Response, current_app, request
 from quart_schema import RequestSchemaValidationError
 from quart_schema.validation import QuerystringValidationError
-{%- if cookiecutter.database == "postgresql" %}
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
-{%- else %}
-from sqlalchemy.exc import DBAPIError
-{%- endif %}
+from sqlalchemy.exc import DBAPIError{% if cookiecutter.database == "postgresql" %}, InterfaceError, OperationalError{% endif %}
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from werkzeug.exceptions import BadRequest, HTTPException, UnsupportedMediaType
 

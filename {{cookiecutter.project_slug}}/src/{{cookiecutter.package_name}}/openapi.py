@@ -49,21 +49,22 @@ def no_content(view: Callable[P, Awaitable[None]]) -> Callable[P, Awaitable[Resp
 
 class APIDocument(OpenAPIProvider):
     @cached_property
-    def _problem(self) -> tuple[dict[str, Any], dict[str, Any]]:
-        """The problem+json response object (and its schemas), built once. Its schema is a
-        component, referred to by each of the ~30 responses that answer it."""
+    def _problem(self) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+        """The problem+json response object and its schemas, built once, and the content
+        quart-schema gives a view's own ``Problem`` response (``document_response``), which it
+        replaces. Its schema is a component, referred to by each of the ~30 responses."""
         problem, components = self.build_response_object(Problem, None)
-        components[Problem.__name__] = problem["content"]["application/json"]["schema"]
+        inline = problem["content"]["application/json"]
+        components[Problem.__name__] = inline["schema"]
         reference = {"$ref": f"#/components/schemas/{Problem.__name__}"}
         media_type = {"schema": reference}
         problem["content"] = {PROBLEM_JSON: media_type}
-        return problem, components
+        return problem, components, inline
 
     def build_paths(self, rule: Rule) -> tuple[dict[str, Any], dict[str, Any]]:
         paths, components = super().build_paths(rule)
         view = self._app.view_functions[rule.endpoint]
-        problem, problem_components = self._problem
-        problem_schema = self._problem_inline
+        problem, problem_components, problem_schema = self._problem
         for path, path_item in paths.items():
             for operation in path_item.values():
                 if "requestBody" in operation:
@@ -84,12 +85,6 @@ class APIDocument(OpenAPIProvider):
                         responses.setdefault(status, {**problem, "description": description})
         components.update(problem_components)
         return paths, components
-
-    @cached_property
-    def _problem_inline(self) -> dict[str, Any]:
-        """How quart-schema writes a view's own ``Problem`` response (``document_response``)."""
-        response, _ = self.build_response_object(Problem, None)
-        return dict(response["content"]["application/json"])
 
     def _problem_statuses(self, operation: dict[str, Any]) -> list[int]:
         statuses = list(ALWAYS)
