@@ -29,6 +29,7 @@ from {{ cookiecutter.package_name }}.auth import (
     current_principal,
     mint_token,
     require_scope,
+    signing_keys,
 )
 from {{ cookiecutter.package_name }}.config import PUBLIC_KEY_ALGORITHMS, Settings
 
@@ -246,6 +247,8 @@ class JWKSServer:
     def __init__(self) -> None:
         self.keys: dict[str, SigningKey] = {}
         self.algorithms: dict[str, str] = {}
+        # Keys served without their ``alg``, which a JWK may leave out.
+        self.unnamed: set[str] = set()
         self.fetches = 0
         # Served instead of the key set when set: an identity provider having a bad day.
         self.broken_body: bytes | None = None
@@ -268,9 +271,11 @@ class JWKSServer:
         self.url = f"http://127.0.0.1:{self.http.server_port}/.well-known/jwks.json"
         self.thread = threading.Thread(target=self.http.serve_forever, daemon=True)
 
-    def add_key(self, key_id: str, algorithm: str = "RS256") -> SigningKey:
+    def add_key(self, key_id: str, algorithm: str = "RS256", *, named: bool = True) -> SigningKey:
         self.keys[key_id] = private_key_for(algorithm)
         self.algorithms[key_id] = algorithm
+        if not named:
+            self.unnamed.add(key_id)
         return self.keys[key_id]
 
     def jwks(self) -> dict[str, Any]:
@@ -278,7 +283,8 @@ class JWKSServer:
         for key_id, key in self.keys.items():
             algorithm = self.algorithms[key_id]
             public = jwt.get_algorithm_by_name(algorithm).to_jwk(key.public_key(), as_dict=True)
-            keys.append({**public, "kid": key_id, "use": "sig", "alg": algorithm})
+            named = {} if key_id in self.unnamed else {"alg": algorithm}
+            keys.append({**public, "kid": key_id, "use": "sig", **named})
         return {"keys": keys}
 
 
@@ -318,11 +324,14 @@ def rs256(settings: Settings, key: SigningKey, key_id: str, **overrides: Any) ->
     )
 
 
+@pytest.mark.parametrize("named", [True, False], ids=["alg named", "alg left out"])
 @pytest.mark.parametrize("algorithm", sorted(PUBLIC_KEY_ALGORITHMS))
 async def test_every_public_key_algorithm_the_settings_accept_verifies_tokens(
-    settings: Settings, jwks_server: JWKSServer, algorithm: str
+    settings: Settings, jwks_server: JWKSServer, algorithm: str, named: bool
 ) -> None:
-    key = jwks_server.add_key(algorithm, algorithm)
+    """Whether or not the JWK names its ``alg``: some identity providers (Microsoft Entra ID
+    among them) leave it out, and PyJWT alone then takes an RSA key for RS256 only."""
+    key = jwks_server.add_key(algorithm, algorithm, named=named)
     token = jwt.encode(claims(settings), key, algorithm=algorithm, headers={"kid": algorithm})
     signed_settings = make_settings(
         settings.database_url,
@@ -333,6 +342,67 @@ async def test_every_public_key_algorithm_the_settings_accept_verifies_tokens(
     async with started_app(signed_settings) as app:
         response = await app.test_client().get(ITEMS, headers={"Authorization": f"Bearer {token}"})
         assert response.status_code == 200
+
+
+async def test_an_rsa_key_that_names_no_algorithm_serves_every_accepted_rs_and_ps_one(
+    settings: Settings, jwks_server: JWKSServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """PyJWT alone takes an RSA key without ``alg`` for RS256, and refuses PS256 tokens."""
+    unnamed = jwks_server.add_key("unnamed", named=False)
+    rs256_only = jwks_server.keys["first"]  # the fixture's key, named RS256
+    signed_settings = make_settings(
+        settings.database_url,
+        jwt_algorithms="RS256,RS384,PS256,ES256",
+        jwt_secret_key=None,
+        jwt_jwks_url=jwks_server.url,
+    )
+    async with started_app(signed_settings) as app:
+        client = app.test_client()
+        for algorithm in ["RS256", "RS384", "PS256"]:
+            token = jwt.encode(
+                claims(settings), unnamed, algorithm=algorithm, headers={"kid": "unnamed"}
+            )
+            response = await client.get(ITEMS, headers={"Authorization": f"Bearer {token}"})
+            assert response.status_code == 200, algorithm
+        # A key that names its algorithm serves no other, and an RSA key no EC algorithm.
+        with caplog.at_level(logging.INFO):
+            ps256 = jwt.encode(
+                claims(settings), rs256_only, algorithm="PS256", headers={"kid": "first"}
+            )
+            await refused(client, ps256)
+            forged_ec = jwt.encode(
+                claims(settings),
+                private_key_for("ES256"),
+                algorithm="ES256",
+                headers={"kid": "unnamed"},
+            )
+            await refused(client, forged_ec)
+    assert "key 'first' is not for PS256" in caplog.text
+    assert "key 'unnamed' is not for ES256" in caplog.text
+
+
+def test_keys_that_cannot_verify_tokens_are_left_out_of_the_jwks() -> None:
+    public = jwt.get_algorithm_by_name("RS256").to_jwk(
+        private_key_for("RS256").public_key(), as_dict=True
+    )
+    jwk_set = {
+        "keys": [
+            {**public, "kid": "signs"},
+            {**public, "kid": "encrypts", "use": "enc"},
+            public,  # no kid: a token could not name it
+            {**public, "kid": "es256", "alg": "ES256"},  # not accepted here
+            {"kid": "unknown", "kty": "XYZ"},
+            "not a key",
+        ]
+    }
+    keys = signing_keys(jwk_set, ["RS256", "PS512"])
+    assert {kid: sorted(by_algorithm) for kid, by_algorithm in keys.items()} == {
+        "signs": ["PS512", "RS256"]
+    }
+    encrypting = {**public, "kid": "encrypts", "use": "enc"}
+    for unusable in [{"keys": [encrypting]}, {"keys": "none"}, []]:
+        with pytest.raises(jwt.PyJWKClientError):
+            signing_keys(unusable, ["RS256"])
 
 
 async def test_jwks_keys_are_fetched_at_startup_and_verify_tokens(

@@ -193,15 +193,44 @@ def test_cors_credentials_are_refused_with_every_origin() -> None:
 {%- if cookiecutter.auth == "jwt" %}
 
 
-def test_hs_tokens_need_a_secret_even_in_development() -> None:
+@pytest.mark.parametrize("secret", [None, "", "  "])
+def test_hs_tokens_need_a_secret_even_in_development(secret: str | None) -> None:
+    # An empty one, as `cp .env.example .env` leaves it, would fail every token with a 500.
     with pytest.raises(ValidationError, match="JWT_SECRET_KEY is required"):
-        make(environment="development", jwt_secret_key=None)
+        make(environment="development", jwt_secret_key=secret)
 
 
 @pytest.mark.parametrize("environment", ["production", "testing"])
 def test_outside_development_a_weak_jwt_secret_is_refused(environment: str) -> None:
     with pytest.raises(ValidationError, match="JWT_SECRET_KEY must be a random value"):
         make(environment=environment, secret_key=GOOD_SECRET, jwt_secret_key="secret")
+
+
+@pytest.mark.parametrize(
+    ("algorithms", "length"), [("HS256", 32), ("HS384", 48), ("HS256,HS512", 64)]
+)
+def test_outside_development_the_jwt_secret_is_as_long_as_its_hash(
+    algorithms: str, length: int
+) -> None:
+    """RFC 7518: an HMAC key at least as long as the hash's output (PyJWT warns otherwise)."""
+    with pytest.raises(ValidationError, match=f"at least {length} characters"):
+        make(secret_key=GOOD_SECRET, jwt_algorithms=algorithms, jwt_secret_key="s" * (length - 1))
+    settings = make(secret_key=GOOD_SECRET, jwt_algorithms=algorithms, jwt_secret_key="s" * length)
+    assert settings.jwt_uses_secret
+
+
+def test_a_jwks_url_with_hs_algorithms_is_refused_rather_than_ignored() -> None:
+    with pytest.raises(ValidationError, match=r"JWT_JWKS_URL is set, but .* are HS\* ones"):
+        make(environment="development", jwt_jwks_url="https://idp.example/jwks.json")
+
+
+@pytest.mark.parametrize(
+    "url", ["notaurl", "idp.example/jwks.json", "ftp://idp.example/jwks.json", "https:///jwks"]
+)
+def test_a_jwks_url_must_be_a_web_url(url: str) -> None:
+    # Else PyJWT refuses it only when the app is made: a traceback, not a settings error.
+    with pytest.raises(ValidationError, match="JWT_JWKS_URL must be an https:// URL"):
+        make(environment="development", jwt_algorithms="RS256", jwt_jwks_url=url)
 
 
 @pytest.mark.parametrize(

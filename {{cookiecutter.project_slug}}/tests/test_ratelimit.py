@@ -11,6 +11,7 @@ from unittest.mock import patch
 {%- endif %}
 
 import pytest
+from pydantic import ValidationError
 from quart import Blueprint, Quart, request
 from quart_rate_limiter import RateLimit, rate_limit
 from quart_rate_limiter.store import MemoryStore as LibraryStore
@@ -137,12 +138,36 @@ async def test_an_ipv4_client_on_a_dual_stack_socket_keeps_its_own_limit(limited
     assert (await limited(ITEMS, client="::ffff:192.0.2.2")).status_code == 200
 
 
+@pytest.mark.parametrize(
+    ("first", "same_client", "other_client"),
+    [
+        ("203.0.113.9:1001", "203.0.113.9:1002", "203.0.113.10:1001"),
+        ("[2001:db8::1]:443", "[2001:db8::2]:444", "[2001:db8:0:1::1]:443"),
+    ],
+)
+async def test_a_port_a_proxy_forwards_is_not_a_new_client(
+    limited: Get, first: str, same_client: str, other_client: str
+) -> None:
+    # As some proxies write X-Forwarded-For: a new port for each of the client's connections.
+    for _ in range(LIMIT):
+        assert (await limited(ITEMS, client=first)).status_code == 200
+    assert (await limited(ITEMS, client=same_client)).status_code == 429
+    assert (await limited(ITEMS, client=other_client)).status_code == 200
+
+
 async def test_an_address_that_does_not_parse_is_counted_as_it_reads(limited: Get) -> None:
     # As a trusted proxy might forward it.
     for _ in range(LIMIT):
-        assert (await limited(ITEMS, client="[2001:db8::1]:443")).status_code == 200
-    assert (await limited(ITEMS, client="[2001:db8::1]:443")).status_code == 429
-    assert (await limited(ITEMS, client="[2001:db8::2]:443")).status_code == 200
+        assert (await limited(ITEMS, client="gateway:unknown")).status_code == 200
+    assert (await limited(ITEMS, client="gateway:unknown")).status_code == 429
+    assert (await limited(ITEMS, client="gateway:other")).status_code == 200
+
+
+@pytest.mark.parametrize("period", ["inf", "nan", "0", "86401"])
+def test_the_period_is_positive_and_at_most_a_day(settings: Settings, period: str) -> None:
+    # Infinity once got through, to fail in the limiter as an OverflowError (a traceback).
+    with pytest.raises(ValidationError, match="rate_limit_period_seconds"):
+        make_settings(settings.database_url, rate_limit_period_seconds=period)
 
 
 async def test_a_forged_forwarded_for_does_not_reset_the_limit(limited: Get) -> None:

@@ -27,9 +27,10 @@ from .conftest import LiveServer
 
 # A supervisor of two stand-in workers. Each writes "<pid> started" to the log file, then
 # serves until SIGTERM, which it writes down before it exits with status 0; a "failing"
-# worker cannot start (status 3, as the servers exit then), a "crashing" one dies (status 1) as
-# soon as it has started, and a "stubborn" one ignores SIGTERM. A third argument replaces the
-# time a worker must live to be replaced without a pause.
+# worker cannot start (status 3, as the servers exit then), a "breakable" one cannot either once
+# the file "<log>.broken" exists, a "crashing" one dies (status 1) as soon as it has started, and
+# a "stubborn" one ignores SIGTERM. A third argument replaces the time a worker must live to be
+# replaced without a pause.
 SUPERVISOR = """
 import logging, os, signal, sys, time
 from {{ cookiecutter.package_name }} import workers
@@ -52,6 +53,9 @@ def stopped(number, _frame):
 
 def serve():
     if behaviour == "failing":
+        sys.exit(3)
+    if behaviour == "breakable" and os.path.exists(log + ".broken"):
+        write("could not start")
         sys.exit(3)
     signal.signal(signal.SIGTERM, signal.SIG_IGN if behaviour == "stubborn" else stopped)
     signal.signal(signal.SIGINT, stopped)
@@ -95,6 +99,24 @@ class Supervisor:
             time.sleep(0.05)
         assert len(self.started()) == count, self.lines()
         return self.started()
+
+    def break_new_workers(self, broken: bool = True) -> None:
+        """Make the workers started from now on fail to start ("breakable" ones), or not."""
+        flag = self.log.with_name(self.log.name + ".broken")
+        if broken:
+            flag.touch()
+        else:
+            flag.unlink()
+
+    def wait_for_failed_starts(self, count: int) -> None:
+        deadline = time.monotonic() + 30
+        while len(self.failed_starts()) < count and time.monotonic() < deadline:
+            assert self.process.poll() is None, self.process.communicate()[1]
+            time.sleep(0.05)
+        assert len(self.failed_starts()) >= count, self.lines()
+
+    def failed_starts(self) -> list[int]:
+        return [pid for pid, event in self.lines() if event == "could not start"]
 
     def wait(self) -> tuple[int, str]:
         """The supervisor's exit status and what it logged."""
@@ -221,6 +243,49 @@ def test_a_worker_that_cannot_start_stops_the_service_with_its_status(
     assert "could not start: stopping" in log
     assert "starting another" not in log
 {%- if cookiecutter.database == "sqlite" %}
+
+
+def test_a_replacement_that_cannot_start_is_tried_again_while_another_serves(
+    supervise: Supervise,
+) -> None:
+    """As when the identity provider is down while a crashed worker is replaced: the worker
+    still serving keeps serving, rather than the whole service stopping."""
+    supervisor = supervise("breakable", "1")  # a worker alive for 1 s has served a while
+    first, second = supervisor.wait_for_workers(2)
+    time.sleep(1.2)
+    supervisor.break_new_workers()
+
+    os.kill(first, signal.SIGKILL)
+    supervisor.wait_for_failed_starts(3)
+    assert not gone(second)
+    supervisor.break_new_workers(False)
+    *_, replacement = supervisor.wait_for_workers(3)
+    supervisor.process.send_signal(signal.SIGTERM)
+    status, log = supervisor.wait()
+
+    assert status == 0, log
+    assert "could not start: stopping" not in log
+    pauses = re.findall(r"exited with status 3 after [\d.]+ s: starting another in ([\d.]+) s", log)
+    assert pauses[:3] == ["0.1", "0.2", "0.4"], log
+    assert gone(second)
+    assert gone(replacement)
+
+
+def test_a_replacement_that_cannot_start_stops_the_service_when_none_serves(
+    supervise: Supervise,
+) -> None:
+    supervisor = supervise("breakable", "1")
+    workers = supervisor.wait_for_workers(2)
+    time.sleep(1.2)
+    supervisor.break_new_workers()
+
+    for pid in workers:
+        os.kill(pid, signal.SIGKILL)
+    status, log = supervisor.wait()
+
+    assert status == 3, log
+    assert "could not start: stopping" in log
+    assert supervisor.failed_starts()
 
 
 @pytest.mark.parametrize("workers", [1, 2])

@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import wraps
@@ -40,6 +40,8 @@ JWKS_TIMEOUT_SECONDS = 5.0
 # What a fetch can raise: PyJWT's errors (unreachable, no usable keys) and a body that is not
 # JSON (ValueError).
 JWKS_ERRORS = (jwt.PyJWTError, ValueError)
+# A JWK's ``use`` when it verifies signatures (RFC 7517: absent means any use).
+SIGNING = ("sig", None)
 # Verified tokens remembered (their signature is not checked again), and for how long at most.
 VERIFIED_TOKENS = 4096
 VERIFIED_SECONDS = 60.0
@@ -92,7 +94,8 @@ class TokenVerifier:
             self._jwks = jwt.PyJWKClient(
                 settings.jwt_jwks_url, cache_jwk_set=False, timeout=JWKS_TIMEOUT_SECONDS
             )
-        self._keys: dict[str, jwt.PyJWK] = {}
+        # Key id -> algorithm -> key.
+        self._keys: dict[str, dict[str, jwt.PyJWK]] = {}
         self._fetched_at = 0.0
         self._tried_at = 0.0
         self._refresh_lock = asyncio.Lock()
@@ -119,8 +122,8 @@ class TokenVerifier:
                 await self.refreshing
 
     async def _fetch_keys(self, client: jwt.PyJWKClient) -> None:
-        keys = await asyncio.to_thread(client.get_signing_keys, True)
-        self._keys = {str(key.key_id): key for key in keys}
+        jwk_set = await asyncio.to_thread(client.fetch_data)
+        self._keys = signing_keys(jwk_set, self.algorithms)
         self._fetched_at = time.monotonic()
 
     async def _refresh(self, client: jwt.PyJWKClient) -> None:
@@ -139,7 +142,9 @@ class TokenVerifier:
     def _refreshed(self, _task: asyncio.Task[None]) -> None:
         self.refreshing = None
 
-    async def _public_key(self, client: jwt.PyJWKClient, key_id: object) -> jwt.PyJWK:
+    async def _public_key(
+        self, client: jwt.PyJWKClient, key_id: object, algorithm: str
+    ) -> jwt.PyJWK:
         if not isinstance(key_id, str):
             raise jwt.InvalidTokenError("the token names no key (kid)")
         now = time.monotonic()
@@ -154,10 +159,12 @@ class TokenVerifier:
             # Old keys: fetch them again without holding up this request.
             self.refreshing = asyncio.create_task(self._refresh(client))
             self.refreshing.add_done_callback(self._refreshed)
+        if key_id not in self._keys:
+            raise jwt.InvalidTokenError(f"no key {key_id!r} in the JWKS")
         try:
-            return self._keys[key_id]
+            return self._keys[key_id][algorithm]
         except KeyError:
-            raise jwt.InvalidTokenError(f"no key {key_id!r} in the JWKS") from None
+            raise jwt.InvalidTokenError(f"key {key_id!r} is not for {algorithm}") from None
 
     async def verify(self, token: str) -> Principal:
         """The token's principal; raises :class:`jwt.InvalidTokenError` when it is refused.
@@ -184,7 +191,7 @@ class TokenVerifier:
             raise jwt.InvalidAlgorithmError(f"algorithm {algorithm!r} is not accepted")
         key: jwt.PyJWK | str = self._secret
         if self._jwks is not None:
-            key = await self._public_key(self._jwks, header.get("kid"))
+            key = await self._public_key(self._jwks, header.get("kid"), algorithm)
         claims = jwt.decode(
             token,
             key,
@@ -196,6 +203,37 @@ class TokenVerifier:
         )
         principal = Principal(subject=str(claims["sub"]), scopes=_scopes(claims))
         return principal, float(claims["exp"])
+
+
+def signing_keys(jwk_set: object, algorithms: Sequence[str]) -> dict[str, dict[str, jwt.PyJWK]]:
+    """The keys of a JWKS that can verify tokens signed with ``algorithms``, by key id and then
+    algorithm.
+
+    A key that names its algorithm (``alg``) serves that one only. One that does not (``alg``
+    is optional, and some identity providers leave it out) serves what its type and curve
+    imply: for an RSA key, every accepted RS* and PS* algorithm, where PyJWT alone would take
+    it for RS256. Keys without a ``kid``, for encryption, for other algorithms or of a type
+    PyJWT does not know are left out; a set with no key left is an error.
+    """
+    entries = jwk_set.get("keys") if isinstance(jwk_set, dict) else None
+    if not isinstance(entries, list):
+        raise jwt.PyJWKClientError("The JWKS is not a JSON object with a list of keys")
+    rsa = [algorithm for algorithm in algorithms if algorithm.startswith(("RS", "PS"))]
+    keys: dict[str, dict[str, jwt.PyJWK]] = {}
+    for entry in entries:
+        if not isinstance(entry, dict) or not entry.get("kid") or entry.get("use") not in SIGNING:
+            continue
+        implied = rsa if "alg" not in entry and entry.get("kty") == "RSA" else [None]
+        for algorithm in implied:
+            with contextlib.suppress(jwt.PyJWTError):
+                key = jwt.PyJWK(entry, algorithm)
+                if key.algorithm_name in algorithms:
+                    keys.setdefault(str(entry["kid"]), {})[key.algorithm_name] = key
+    if not keys:
+        raise jwt.PyJWKClientError(
+            f"The JWKS has no key with a key id (kid) for {', '.join(algorithms)}"
+        )
+    return keys
 
 
 def _scopes(claims: dict[str, Any]) -> frozenset[str]:

@@ -9,6 +9,9 @@ from __future__ import annotations
 import secrets
 from enum import StrEnum
 from typing import Annotated, Any, Literal, Self
+{%- if cookiecutter.auth == "jwt" %}
+from urllib.parse import urlsplit
+{%- endif %}
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -28,6 +31,8 @@ HMAC_ALGORITHMS = frozenset({"HS256", "HS384", "HS512"})
 PUBLIC_KEY_ALGORITHMS = frozenset(
     {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
 )
+# An HMAC key as long as its hash's output (RFC 7518, 3.2): 32, 48 and 64 bytes.
+HMAC_KEY_BYTES = {"HS256": 32, "HS384": 48, "HS512": 64}
 {%- endif %}
 
 # The one database this service was made for. Plain URLs select a synchronous driver: they
@@ -140,7 +145,7 @@ class Settings(DatabaseSettings):
 
     # Requests per client address and API route, over a period.
     rate_limit_requests: int = Field(default=100, gt=0)
-    rate_limit_period_seconds: float = Field(default=60.0, gt=0)
+    rate_limit_period_seconds: float = Field(default=60.0, gt=0, le=86_400)
 {%- endif %}
 {%- if cookiecutter.rate_limit == "redis" %}
     redis_url: SecretStr = SecretStr("redis://127.0.0.1:6379/0")
@@ -198,16 +203,28 @@ class Settings(DatabaseSettings):
             # Mixing them invites algorithm confusion (a public key used as an HMAC secret).
             raise ValueError(f"{ENV_PREFIX}JWT_ALGORITHMS must not mix HS* with public-key ones")
         if self.jwt_uses_secret:
-            if self.jwt_secret_key is None:
+            if self.jwt_jwks_url:
+                # Else the JWKS would be ignored, and every token its keys sign refused.
+                raise ValueError(
+                    f"{ENV_PREFIX}JWT_JWKS_URL is set, but {ENV_PREFIX}JWT_ALGORITHMS are HS* "
+                    "ones: set them to the identity provider's (RS256, say), or unset the URL"
+                )
+            if self.jwt_secret_key is None or not self.jwt_secret_key.get_secret_value().strip():
                 raise ValueError(f"{ENV_PREFIX}JWT_SECRET_KEY is required for HS* tokens")
             if self.environment is not Environment.DEVELOPMENT:
-                _check_secret(self.jwt_secret_key, "JWT_SECRET_KEY")
+                length = max(HMAC_KEY_BYTES[algorithm] for algorithm in algorithms)
+                _check_secret(self.jwt_secret_key, "JWT_SECRET_KEY", length)
         elif not self.jwt_jwks_url:
             raise ValueError(f"{ENV_PREFIX}JWT_JWKS_URL is required for public-key tokens")
-        elif self.environment is Environment.PRODUCTION and not self.jwt_jwks_url.startswith(
-            "https://"
-        ):
-            raise ValueError(f"{ENV_PREFIX}JWT_JWKS_URL must be https:// in production")
+        else:
+            url = urlsplit(self.jwt_jwks_url)
+            if url.scheme not in ("http", "https") or not url.hostname:
+                raise ValueError(
+                    f"{ENV_PREFIX}JWT_JWKS_URL must be an https:// URL (http:// outside "
+                    "production), such as https://idp.example/.well-known/jwks.json"
+                )
+            if self.environment is Environment.PRODUCTION and url.scheme != "https":
+                raise ValueError(f"{ENV_PREFIX}JWT_JWKS_URL must be https:// in production")
         return self
 
     @property
@@ -269,12 +286,12 @@ def _asyncpg_parameters(url: str) -> str:
 
 
 {% endif -%}
-def _check_secret(secret: SecretStr, name: str) -> None:
+def _check_secret(secret: SecretStr, name: str, length: int = MIN_SECRET_LENGTH) -> None:
     value = secret.get_secret_value()
-    if value.lower() in PLACEHOLDER_SECRETS or len(value) < MIN_SECRET_LENGTH:
+    if value.lower() in PLACEHOLDER_SECRETS or len(value.encode()) < length:
         raise ValueError(
-            f"{ENV_PREFIX}{name} must be a random value of at least "
-            f"{MIN_SECRET_LENGTH} characters, not a placeholder"
+            f"{ENV_PREFIX}{name} must be a random value of at least {length} characters, "
+            "not a placeholder"
         )
 
 

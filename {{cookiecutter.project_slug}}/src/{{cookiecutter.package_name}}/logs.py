@@ -22,9 +22,12 @@ def configure_logging(level: str, *, access_log: str | None = None, sql: bool = 
     ``access_log`` names the server's access logger, which writes at INFO whatever ``level``
     is: the server's own settings turn the access log on and off. ``sql`` (``DATABASE_ECHO``)
     logs every statement SQLAlchemy runs, at INFO too; the engine's ``echo=True`` would write
-    each a second time, in a format of its own, on standard output.
+    each a second time, in a format of its own, on standard output. Python's warnings (a
+    library's deprecation, PyJWT's about a short key) are logged too, in the same format.
     """
-    logging.basicConfig(level=level, format=FORMAT, datefmt=DATE_FORMAT)
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=level, format=FORMAT, datefmt=DATE_FORMAT)
+        logging.captureWarnings(True)
     if access_log is not None:
         logging.getLogger(access_log).setLevel(logging.INFO)
     if sql:

@@ -244,15 +244,24 @@ async def client_address() -> str:
 
     An IPv6 client counts as its /64: one host or subscriber is usually given a whole /64, and
     would otherwise have a fresh allowance at each of its 2**64 addresses. An IPv4 client that
-    a dual-stack socket reports as ``::ffff:a.b.c.d`` counts as its IPv4 address.
+    a dual-stack socket reports as ``::ffff:a.b.c.d`` counts as its IPv4 address. A port that
+    a proxy writes into X-Forwarded-For (``a.b.c.d:port``, ``[v6]:port``) is left out: each
+    of the client's connections would otherwise count as a new client.
     """
     address = request.remote_addr or "unknown"
     if ":" not in address:
         return address
+    host = address
+    if host.startswith("["):
+        host = host[1:].partition("]")[0]
+    elif host.count(":") == 1:
+        host = host.partition(":")[0]
     try:
-        ip = ipaddress.IPv6Address(address)
+        ip = ipaddress.ip_address(host)
     except ValueError:
         return address
+    if isinstance(ip, ipaddress.IPv4Address):
+        return str(ip)
     if ip.ipv4_mapped is not None:
         return str(ip.ipv4_mapped)
     return str(ipaddress.IPv6Network((ip, IPV6_CLIENT_PREFIX), strict=False))

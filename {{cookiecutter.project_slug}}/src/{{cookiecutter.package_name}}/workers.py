@@ -9,9 +9,11 @@ other connection, when it starts serving.
 
 This process (the supervisor) serves nothing. It replaces a worker that dies (after a pause that
 doubles while workers keep dying within seconds of starting), stops everything when one could
-not start (exit status 3: the next would fail the same way), and on SIGTERM or SIGINT (or SIGHUP)
-asks every worker to stop (SIGTERM: each finishes the requests it has) and waits. A worker whose
-supervisor has gone (killed with SIGKILL, say) stops itself the same way.
+not start (exit status 3: the next would fail the same way) unless another has been serving
+for a while (then the cause is passing, an identity provider down, say: it is tried again, as
+for a worker that dies young), and on SIGTERM or SIGINT (or SIGHUP) asks every worker to stop
+(SIGTERM: each finishes the requests it has) and waits. A worker whose supervisor has gone
+(killed with SIGKILL, say) stops itself the same way.
 """
 
 from __future__ import annotations
@@ -105,11 +107,14 @@ def serve_forked(count: int, serve: Callable[[], object], *, graceful_timeout: f
             pid, wait_status = os.wait()
             if pid not in workers:
                 continue
-            lived = time.monotonic() - workers.pop(pid)
+            now = time.monotonic()
+            lived = now - workers.pop(pid)
             code = _exit_status(wait_status)
             if stopping:
                 status = status or code
-            elif code == STARTUP_FAILURE:
+            elif code == STARTUP_FAILURE and not any(
+                now - started >= SHORT_LIFE_SECONDS for started in workers.values()
+            ):
                 logger.error("Worker %d could not start: stopping", pid)
                 status = code
                 stop()
