@@ -227,15 +227,17 @@ def free_port() -> int:
 class LiveServer:
     """The service in a child process, started as `make serve` starts it, set up like production."""
 
-    def __init__(self, settings: Settings, log: Path, workers: int = 1) -> None:
+    def __init__(
+        self, settings: Settings, log: Path, workers: int = 1, host: str = "127.0.0.1"
+    ) -> None:
         self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.url = f"http://{host}:{self.port}"
         self.settings = settings
         self.workers = workers
         env = {**os.environ, **settings_environment(settings)}
         command = [
             *(sys.executable, "-m", "{{ cookiecutter.package_name }}.serve"),
-            *("--port", str(self.port), "--workers", str(workers)),
+            *("--host", host, "--port", str(self.port), "--workers", str(workers)),
         ]
 {%- if cookiecutter.server == "hypercorn" %}
         command += ["--config", str(HYPERCORN_CONFIG)]

@@ -85,6 +85,20 @@ async def test_every_connection_gets_the_pragmas(tmp_path: Path) -> None:
     assert (tmp_path / "nested" / "service.db").exists()
 
 
+@pytest.mark.parametrize("url", ["sqlite://", "sqlite:///:memory:"])
+async def test_an_in_memory_database_is_one_connection_every_session_shares(url: str) -> None:
+    settings = DatabaseSettings(_env_file=None, database_url=url)
+    engine = create_engine(settings)
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(text("CREATE TABLE notes (body TEXT)"))
+            await connection.execute(text("INSERT INTO notes VALUES ('kept')"))
+        async with engine.connect() as connection:
+            assert await connection.scalar(text("SELECT body FROM notes")) == "kept"
+    finally:
+        await engine.dispose()
+
+
 @pytest.mark.parametrize("inline", [True, False])
 async def test_sqlite_runs_on_the_event_loop_unless_turned_off(
     tmp_path: Path, inline: bool

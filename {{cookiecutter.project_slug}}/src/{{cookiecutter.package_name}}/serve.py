@@ -68,6 +68,7 @@ from .workers import {% if cookiecutter.server == "hypercorn" %}STARTUP_FAILURE,
 {%- endif %}
 
 APP = "{{ cookiecutter.package_name }}.asgi:app"
+MAX_PORT = 65535
 ACCESS_LOG = "{{ cookiecutter.server }}.access"
 {%- if cookiecutter.server != "hypercorn" %}
 # Let in-flight requests finish after SIGTERM before shutting down.
@@ -143,13 +144,25 @@ def _serve(config: uvicorn.Config, sockets: list[socket.socket] | None = None) -
 {%- endif %}
 
 
-def _worker_count(text: str) -> int:
+def _whole_number(text: str) -> int:
     try:
-        number = int(text)
+        return int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+
+
+def _worker_count(text: str) -> int:
+    number = _whole_number(text)
     if number < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, not {number}")
+    return number
+
+
+def _port(text: str) -> int:
+    # Checked here: the resolver would wrap 65536 round to 0, and the servers fail on it later.
+    number = _whole_number(text)
+    if not 1 <= number <= MAX_PORT:
+        raise argparse.ArgumentTypeError(f"must be from 1 to {MAX_PORT}, not {number}")
     return number
 
 
@@ -174,6 +187,15 @@ def cannot_listen(host: str, port: int) -> str | None:
         except OSError as error:
             return error.strerror or str(error)
     return None
+{%- if cookiecutter.server == "granian" %}
+
+
+def ip_address(host: str) -> str:
+    """The address ``host`` names, where :func:`cannot_listen` tried it: Granian listens on an
+    IP address only, not on a name such as ``localhost``."""
+    address = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    return str(address[0][4][0])
+{%- endif %}
 
 
 def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -183,7 +205,7 @@ def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
         description="Serve the app with {{ server_name }}.",
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (%(default)s)")
-    parser.add_argument("--port", type=int, default=8000, help="port to listen on (%(default)s)")
+    parser.add_argument("--port", type=_port, default=8000, help="port to listen on (%(default)s)")
     parser.add_argument(
         "--workers", type=_worker_count, default=1, help="worker processes (%(default)s)"
     )
@@ -273,9 +295,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     importlib.import_module(APP.partition(":")[0])
     Granian(
         APP,
-        address=arguments.host,
+        address=ip_address(arguments.host),
         port=arguments.port,
         workers=arguments.workers,
+        # A worker that dies is replaced; one that dies again within 5.5 s stops the service.
+        respawn_failed_workers=True,
         interface=Interfaces.ASGI,
         websockets=False,
         log_access=True,

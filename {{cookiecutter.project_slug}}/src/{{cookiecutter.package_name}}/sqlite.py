@@ -91,10 +91,15 @@ def create_sqlite_engine(settings: DatabaseSettings) -> AsyncEngine:
         # per process queues requests fairly in the pool, where several would race for the
         # write lock and sleep in SQLite's busy handler (a POST p99 of ~1 s at 50 connections,
         # against ~100 ms). Processes still share the file through busy_timeout.
-        pool = {"pool_size": 1, "max_overflow": 0}
+        pool = {
+            "pool_size": 1,
+            "max_overflow": 0,
+            "pool_timeout": settings.database_timeout_seconds,
+        }
+    # An in-memory database (sqlite://) is one connection that every session shares (a
+    # StaticPool): nothing to wait for.
     engine = create_async_engine(
         url,
-        pool_timeout=settings.database_timeout_seconds,
         # The session has already rolled back whatever it began when it gives the connection
         # back; the pool rolls back again only if SQLite says a transaction is still open
         # (rollback_if_open below), and a read-only request makes one call to SQLite fewer.
@@ -155,4 +160,7 @@ def _connect(
     connection_class: type[SQLiteConnection], database: str, **kwargs: Any
 ) -> SQLiteConnection:
     """What ``aiosqlite.connect`` does, with one of the connection classes above."""
+    # Opened in aiosqlite's thread, used on the event loop's when inline. SQLAlchemy says so
+    # for a file, not for an in-memory database (which it serves from one connection).
+    kwargs["check_same_thread"] = False
     return connection_class(partial(sqlite3.connect, database, **kwargs), iter_chunk_size=64)
