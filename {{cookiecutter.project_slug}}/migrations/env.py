@@ -14,7 +14,7 @@ from sqlalchemy import make_url
 from sqlalchemy.engine import Connection
 from sqlalchemy.types import TypeDecorator
 
-from {{ cookiecutter.package_name }}.config import DatabaseSettings, describe
+from {{ cookiecutter.package_name }}.config import DatabaseSettings, {% if cookiecutter.database == "sqlite" %}StartupError, {% endif %}describe
 from {{ cookiecutter.package_name }}.db import create_engine
 from {{ cookiecutter.package_name }}.errors import is_database_outage
 from {{ cookiecutter.package_name }}.logs import configure_logging
@@ -95,7 +95,15 @@ def do_run_migrations(connection: Connection) -> None:
 
 
 async def run_migrations_online() -> None:
+{%- if cookiecutter.database == "sqlite" %}
+    try:
+        engine = create_engine(database_settings())
+    except StartupError as error:
+        # The database file's folder cannot be made: the message says which, and why.
+        raise SystemExit(str(error)) from None
+{%- else %}
     engine = create_engine(database_settings())
+{%- endif %}
     try:
         try:
             connection = await engine.connect()

@@ -474,7 +474,9 @@ async def test_a_token_signed_by_another_key_is_refused(
         await refused(app.test_client(), rs256(jwks_settings, stranger, "first"))
 
 
-async def test_an_unreachable_jwks_fails_the_start(settings: Settings) -> None:
+async def test_an_unreachable_jwks_fails_the_start_in_one_log_line(
+    settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
     app = create_app(
         make_settings(
             settings.database_url,
@@ -488,6 +490,9 @@ async def test_an_unreachable_jwks_fails_the_start(settings: Settings) -> None:
     ):
         async with app.test_app():
             pass
+    [record] = [record for record in caplog.records if record.levelno >= logging.ERROR]
+    assert record.getMessage().startswith("Could not fetch the JWKS from http://127.0.0.1:1/")
+    assert record.exc_info is None
 
 
 # A 200 that is not JSON, a set with no keys, JSON that is not a set.

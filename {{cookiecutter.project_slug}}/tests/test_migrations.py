@@ -97,6 +97,24 @@ def test_a_database_that_cannot_be_reached_stops_the_migrations_with_one_line(
     assert migrating.returncode == 1
     assert migrating.stderr.startswith("Cannot migrate: ")
     assert "Traceback" not in migrating.stderr
+{%- if cookiecutter.database == "sqlite" %}
+
+
+def test_a_database_folder_that_cannot_be_made_stops_the_migrations_with_one_line(
+    tmp_path: Path,
+) -> None:
+    in_the_way = tmp_path / "a file"
+    in_the_way.touch()
+    migrating = run_alembic(
+        ALEMBIC_INI, f"sqlite+aiosqlite:///{in_the_way}/data/service.db", "upgrade", "head"
+    )
+
+    assert migrating.returncode == 1
+    assert migrating.stderr == (
+        f"Cannot make {in_the_way}/data, the folder of {ENV_PREFIX}DATABASE_URL's file: "
+        "Not a directory\n"
+    )
+{%- endif %}
 
 
 def copy_of_migrations(directory: Path) -> Path:

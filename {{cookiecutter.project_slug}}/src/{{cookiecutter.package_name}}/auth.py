@@ -26,7 +26,7 @@ from quart_schema import HttpSecurityScheme, security_scheme
 from werkzeug.datastructures import WWWAuthenticate
 from werkzeug.exceptions import Forbidden, Unauthorized
 
-from .config import Environment, Settings
+from .config import Environment, Settings, StartupError
 from .logs import summary
 
 EXTENSION_KEY = "auth"
@@ -110,7 +110,7 @@ class TokenVerifier:
             try:
                 await self._fetch_keys(self._jwks)
             except JWKS_ERRORS as error:
-                raise RuntimeError(
+                raise StartupError(
                     f"Could not fetch the JWKS from {self._jwks.uri}: {error}"
                 ) from error
 

@@ -295,6 +295,11 @@ def _check_secret(secret: SecretStr, name: str, length: int = MIN_SECRET_LENGTH)
         )
 
 
+class StartupError(RuntimeError):
+    """The app cannot start as the settings say, for a reason its message gives whole (a folder
+    it cannot make, a JWKS it cannot fetch): logged in one line, without a traceback."""
+
+
 def refusal(error: ValidationError) -> str:
     """Why the service will not start with these settings: a heading, then :func:`describe`."""
     return f"Cannot start: the settings are invalid.\n{describe(error)}"

@@ -24,7 +24,7 @@ from sqlalchemy import event, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import PoolResetState
 
-from .config import ENV_PREFIX, DatabaseSettings
+from .config import ENV_PREFIX, DatabaseSettings, StartupError
 
 T = TypeVar("T")
 
@@ -135,7 +135,7 @@ def _make_folder(folder: Path) -> None:
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as error:
-        raise RuntimeError(
+        raise StartupError(
             f"Cannot make {folder}, the folder of {ENV_PREFIX}DATABASE_URL's file: "
             f"{error.strerror or error}"
         ) from error
