@@ -24,6 +24,30 @@ WITH_QUERY = (422,)
 # Operations that need a bearer token.
 WITH_SECURITY = (401, 403)
 RATE_LIMITED = (429,)
+# Response headers, as the document describes them.
+STRING: dict[str, Any] = {"type": "string"}
+INTEGER: dict[str, Any] = {"type": "integer"}
+
+
+def _header(description: str, schema: dict[str, Any]) -> dict[str, Any]:
+    return {"description": description, "schema": schema}
+
+
+# The headers that come with a status, whatever the operation (RFC 9110, RFC 6750).
+STATUS_HEADERS = {
+    201: {"Location": _header("The new resource's URL.", STRING)},
+    401: {"WWW-Authenticate": _header("Bearer; error=invalid_token if a token was sent.", STRING)},
+    403: {"WWW-Authenticate": _header('Bearer error="insufficient_scope" and the scope.', STRING)},
+    429: {"Retry-After": _header("Seconds until a request will be let through.", INTEGER)},
+    503: {"Retry-After": _header("Seconds to wait before trying again.", INTEGER)},
+}
+# On every response of a rate-limited operation whose request was counted.
+RATE_LIMIT_HEADERS = {
+    "RateLimit-Limit": _header("Requests allowed per period.", INTEGER),
+    "RateLimit-Remaining": _header("Requests left now.", INTEGER),
+    "RateLimit-Reset": _header("Seconds until the whole allowance is back.", INTEGER),
+}
+
 NO_CONTENT_ATTRIBUTE = "_answers_no_content"
 
 P = ParamSpec("P")
@@ -83,8 +107,19 @@ class APIDocument(OpenAPIProvider):
                     for status in self._problem_statuses(operation):
                         description = HTTPStatus(status).phrase
                         responses.setdefault(status, {**problem, "description": description})
+                limited = path.startswith(API_PREFIX) and self._rate_limited
+                for status, response in responses.items():
+                    headers = {**STATUS_HEADERS.get(int(status), {})}
+                    if limited:
+                        headers.update(RATE_LIMIT_HEADERS)
+                    if headers:
+                        responses[status] = {**response, "headers": headers}
         components.update(problem_components)
         return paths, components
+
+    @property
+    def _rate_limited(self) -> bool:
+        return bool(self._app.config.get("QUART_RATE_LIMITER_ENABLED"))
 
     def _problem_statuses(self, operation: dict[str, Any]) -> list[int]:
         statuses = list(ALWAYS)
@@ -94,6 +129,6 @@ class APIDocument(OpenAPIProvider):
             statuses.extend(WITH_QUERY)
         if operation.get("security"):
             statuses.extend(WITH_SECURITY)
-        if self._app.config.get("QUART_RATE_LIMITER_ENABLED"):
+        if self._rate_limited:
             statuses.extend(RATE_LIMITED)
         return sorted(set(statuses))
