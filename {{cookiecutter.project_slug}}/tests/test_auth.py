@@ -98,6 +98,7 @@ async def test_no_token_is_a_401_with_a_bearer_challenge(anonymous: Client) -> N
         ({"aud": "another-service"}, "audience"),
         ({"exp": None}, "exp"),
         ({"sub": None}, "sub"),
+        ({"sub": " "}, "subject (sub) is empty"),
     ],
 )
 async def test_bad_claims_are_refused_and_only_the_log_says_why(

@@ -201,6 +201,9 @@ class TokenVerifier:
             leeway=self.leeway,
             options={"require": REQUIRED_CLAIMS},
         )
+        if not str(claims["sub"]).strip():
+            # PyJWT checks that it is a string; an empty one names nobody.
+            raise jwt.InvalidTokenError("the token's subject (sub) is empty")
         principal = Principal(subject=str(claims["sub"]), scopes=_scopes(claims))
         return principal, float(claims["exp"])
 
