@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 from importlib.metadata import version
-from types import TracebackType
 
 from quart import Quart
 from quart_schema import Info, QuartSchema
 
 from . import {% if cookiecutter.auth == "jwt" %}auth, {% endif %}db, {% if cookiecutter.rate_limit != "none" %}ratelimit, {% endif %}security
 from .blueprints import api, health
-from .config import Settings, StartupError
+from .config import Settings
 from .errors import register_error_handlers
-from .logs import configure_logging
+from .logs import configure_logging, startup_errors_in_one_line
 from .openapi import APIDocument
 from .serialization import JSONProvider
 
@@ -20,26 +19,14 @@ TITLE = {{ cookiecutter.project_name | py_str }}
 VERSION = version("{{ cookiecutter.project_slug }}")
 
 
-class Service(Quart):
-    """Quart, but a :class:`StartupError` is logged in one line: its message says it all."""
-
-    def log_exception(
-        self,
-        exception_info: tuple[type, BaseException, TracebackType] | tuple[None, None, None],
-    ) -> None:
-        if isinstance(exception_info[1], StartupError):
-            self.logger.error("%s", exception_info[1])
-        else:
-            super().log_exception(exception_info)
-
-
 def create_app(settings: Settings | None = None) -> Quart:
     """Build the service; ``settings`` default to the environment."""
     settings = settings or Settings()
 
-    app = Service(__name__)
+    app = Quart(__name__)
     app.config.from_mapping(settings.quart_config())
     configure_logging(settings.log_level, sql=settings.database_echo)
+    app.logger.addFilter(startup_errors_in_one_line)
 
     db.init_app(app, settings)
     security.init_app(app, settings)

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import logging
 
+from .config import StartupError
+
 FORMAT = "[%(asctime)s] [%(process)d] [%(levelname)s] %(name)s: %(message)s"
 DATE_FORMAT = "%Y-%m-%d %H:%M:%S %z"
 
@@ -32,6 +34,16 @@ def configure_logging(level: str, *, access_log: str | None = None, sql: bool = 
         logging.getLogger(access_log).setLevel(logging.INFO)
     if sql:
         logging.getLogger("sqlalchemy.engine").setLevel(logging.INFO)
+
+
+def startup_errors_in_one_line(record: logging.LogRecord) -> bool:
+    """A filter that writes a :class:`StartupError` that Quart logs (with its traceback, as it
+    does any error at startup) as its message alone, which says what is wrong and where."""
+    error = record.exc_info[1] if record.exc_info else None
+    if isinstance(error, StartupError):
+        record.msg, record.args = "%s", (error,)
+        record.exc_info = record.exc_text = None
+    return True
 
 
 def summary(error: BaseException) -> str:
