@@ -89,16 +89,26 @@ class Supervisor:
         entries = (line.split(" ", 1) for line in self.log.read_text().splitlines())
         return [(int(pid), event) for pid, event in entries]
 
-    def started(self) -> list[int]:
-        return [pid for pid, event in self.lines() if event == "started"]
+    def pids(self, event: str) -> list[int]:
+        """The workers that logged ``event`` ("started", "could not start", a signal's name)."""
+        return [pid for pid, logged in self.lines() if logged == event]
 
-    def wait_for_workers(self, count: int) -> list[int]:
+    def started(self) -> list[int]:
+        return self.pids("started")
+
+    def wait_for(self, event: str, count: int) -> list[int]:
+        """The workers that logged ``event``, once at least ``count`` have."""
         deadline = time.monotonic() + 30
-        while len(self.started()) < count and time.monotonic() < deadline:
+        while len(self.pids(event)) < count and time.monotonic() < deadline:
             assert self.process.poll() is None, self.process.communicate()[1]
             time.sleep(0.05)
-        assert len(self.started()) == count, self.lines()
-        return self.started()
+        assert len(self.pids(event)) >= count, self.lines()
+        return self.pids(event)
+
+    def wait_for_workers(self, count: int) -> list[int]:
+        started = self.wait_for("started", count)
+        assert len(started) == count, self.lines()
+        return started
 
     def break_new_workers(self, broken: bool = True) -> None:
         """Make the workers started from now on fail to start ("breakable" ones), or not."""
@@ -107,16 +117,6 @@ class Supervisor:
             flag.touch()
         else:
             flag.unlink()
-
-    def wait_for_failed_starts(self, count: int) -> None:
-        deadline = time.monotonic() + 30
-        while len(self.failed_starts()) < count and time.monotonic() < deadline:
-            assert self.process.poll() is None, self.process.communicate()[1]
-            time.sleep(0.05)
-        assert len(self.failed_starts()) >= count, self.lines()
-
-    def failed_starts(self) -> list[int]:
-        return [pid for pid, event in self.lines() if event == "could not start"]
 
     def wait(self) -> tuple[int, str]:
         """The supervisor's exit status and what it logged."""
@@ -256,7 +256,7 @@ def test_a_replacement_that_cannot_start_is_tried_again_while_another_serves(
     supervisor.break_new_workers()
 
     os.kill(first, signal.SIGKILL)
-    supervisor.wait_for_failed_starts(3)
+    supervisor.wait_for("could not start", 3)
     assert not gone(second)
     supervisor.break_new_workers(False)
     *_, replacement = supervisor.wait_for_workers(3)
@@ -285,7 +285,7 @@ def test_a_replacement_that_cannot_start_stops_the_service_when_none_serves(
 
     assert status == 3, log
     assert "could not start: stopping" in log
-    assert supervisor.failed_starts()
+    assert supervisor.pids("could not start")
 
 
 @pytest.mark.parametrize("workers", [1, 2])
